@@ -1,0 +1,1 @@
+"""Flatpeak for Home Assistant: push home-battery telemetry to Flatpeak."""

@@ -1,0 +1,199 @@
+"""Value objects of the Flatpeak API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+import math
+from typing import Any, Self
+
+PERCENT_FIELDS = (
+    "state_of_charge_percent",
+    "target_state_of_charge_percent",
+    "backup_reserve_percent",
+)
+NON_NEGATIVE_FIELDS = ("battery_power_kw", "energy_remaining_kwh")
+
+
+class EnergyFlowDirection(StrEnum):
+    """Direction of the energy flow: from the grid (import) or to it (export)."""
+
+    IMPORT = "IMPORT"
+    EXPORT = "EXPORT"
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as RFC 3339 in UTC with a ``Z`` suffix."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("time must be timezone-aware")
+    utc = value.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def parse_time(value: Any) -> datetime:
+    """Parse an RFC 3339 timestamp into an aware datetime."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected an RFC 3339 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp has no UTC offset")
+    return parsed
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceState:
+    """The live state of a battery, as ``PUT /devices/{id}/state`` takes it.
+
+    ``battery_power_kw`` is a magnitude; ``energy_flow_direction`` says which
+    way the energy flows.
+    """
+
+    time: datetime
+    state_of_charge_percent: float
+    target_state_of_charge_percent: float
+    energy_flow_direction: EnergyFlowDirection | None = None
+    battery_power_kw: float | None = None
+    energy_remaining_kwh: float | None = None
+    backup_reserve_percent: float | None = None
+    record_reference_id: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse values the API would reject."""
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError("time must be timezone-aware")
+        for name in PERCENT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not 0 <= _number(name, value) <= 100:
+                raise ValueError(f"{name} must be between 0 and 100")
+        for name in NON_NEGATIVE_FIELDS:
+            value = getattr(self, name)
+            if value is not None and _number(name, value) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.energy_flow_direction is not None and not isinstance(
+            self.energy_flow_direction, EnergyFlowDirection
+        ):
+            raise TypeError("energy_flow_direction must be an EnergyFlowDirection")
+        if self.record_reference_id is not None and (
+            not isinstance(self.record_reference_id, str)
+            or not self.record_reference_id
+        ):
+            raise ValueError("record_reference_id must be a non-empty string")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return exactly the JSON body the API expects (unset fields omitted)."""
+        body: dict[str, Any] = {}
+        if self.record_reference_id is not None:
+            body["record_reference_id"] = self.record_reference_id
+        body["time"] = format_time(self.time)
+        body["state_of_charge_percent"] = self.state_of_charge_percent
+        body["target_state_of_charge_percent"] = self.target_state_of_charge_percent
+        if self.energy_flow_direction is not None:
+            body["energy_flow_direction"] = self.energy_flow_direction.value
+        for name in (
+            "battery_power_kw",
+            "energy_remaining_kwh",
+            "backup_reserve_percent",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
+        return body
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build a state from the API's JSON form (the inverse of ``to_json``)."""
+        direction = data.get("energy_flow_direction")
+        return cls(
+            time=parse_time(data["time"]),
+            state_of_charge_percent=data["state_of_charge_percent"],
+            target_state_of_charge_percent=data["target_state_of_charge_percent"],
+            energy_flow_direction=(
+                EnergyFlowDirection(direction) if direction is not None else None
+            ),
+            battery_power_kw=data.get("battery_power_kw"),
+            energy_remaining_kwh=data.get("energy_remaining_kwh"),
+            backup_reserve_percent=data.get("backup_reserve_percent"),
+            record_reference_id=data.get("record_reference_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStateRecord:
+    """The record the API created for a submitted device state."""
+
+    id: str
+    device_id: str
+    account_id: str
+    time_created: datetime
+    object: str = "device_state"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse the API's response; raise ``TypeError`` when it is not one."""
+        for key in ("id", "device_id", "account_id"):
+            if not isinstance(data.get(key), str):
+                raise TypeError(f"device state record has no {key}")
+        obj = data.get("object", "device_state")
+        return cls(
+            id=data["id"],
+            device_id=data["device_id"],
+            account_id=data["account_id"],
+            time_created=parse_time(data.get("time_created")),
+            object=obj if isinstance(obj, str) else "device_state",
+        )
+
+
+def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    """A Flatpeak device (only the fields the integration uses)."""
+
+    id: str
+    reference_id: str | None = None
+    type: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    live_mode: bool | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a device; only ``id`` is required, the rest is tolerated."""
+        if not isinstance(data.get("id"), str):
+            raise TypeError("device has no id")
+        model = _optional_str(data, "model") or _optional_str(data, "model_name")
+        live_mode = data.get("live_mode")
+        return cls(
+            id=data["id"],
+            reference_id=_optional_str(data, "reference_id"),
+            type=_optional_str(data, "type"),
+            manufacturer=_optional_str(data, "manufacturer"),
+            model=model,
+            live_mode=live_mode if isinstance(live_mode, bool) else None,
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A bearer token and when it stops being valid (monotonic seconds)."""
+
+    value: str = field(repr=False)
+    expires_at: float

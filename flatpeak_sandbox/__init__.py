@@ -1,0 +1,21 @@
+"""A local stand-in for the Flatpeak API, for tests and the demo."""
+
+from .schema import DEVICE_STATE_SUBMIT_SCHEMA, SchemaError, validate_device_state
+from .server import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_DEVICE_ID,
+    DEFAULT_SECRET_KEY,
+    FlatpeakSandbox,
+    StoredState,
+)
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_DEVICE_ID",
+    "DEFAULT_SECRET_KEY",
+    "DEVICE_STATE_SUBMIT_SCHEMA",
+    "FlatpeakSandbox",
+    "SchemaError",
+    "StoredState",
+    "validate_device_state",
+]

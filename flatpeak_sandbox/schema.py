@@ -1,0 +1,109 @@
+"""Strict validation of a device state body against Flatpeak's schema.
+
+The schema below is ``DeviceStateSubmit`` from the Flatpeak API spec
+(``PUT /devices/{device_id}/state``, version 2026-08-01.busbar), with the
+0-100 range its descriptions give the percentages written as bounds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+import math
+import re
+from typing import Any
+
+DEVICE_STATE_SUBMIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "record_reference_id": {"type": "string"},
+        "time": {"type": "string", "format": "date-time"},
+        "state_of_charge_percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "target_state_of_charge_percent": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 100,
+        },
+        "energy_flow_direction": {"type": "string", "enum": ["IMPORT", "EXPORT"]},
+        "battery_power_kw": {"type": "number"},
+        "energy_remaining_kwh": {"type": "number"},
+        "backup_reserve_percent": {"type": "number", "minimum": 0, "maximum": 100},
+    },
+    "required": ["time", "state_of_charge_percent", "target_state_of_charge_percent"],
+    "additionalProperties": False,
+}
+
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
+)
+
+
+class SchemaError(Exception):
+    """A body does not match the schema."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        """Record the HTTP status (400 malformed, 422 unprocessable) and code."""
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _is_rfc3339(value: str) -> bool:
+    if not RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_type(name: str, spec: dict[str, Any], value: Any) -> None:
+    kind = spec["type"]
+    if kind == "number" and not _is_number(value):
+        raise SchemaError(400, "invalid_type", f"'{name}' must be a number")
+    if kind == "string" and not isinstance(value, str):
+        raise SchemaError(400, "invalid_type", f"'{name}' must be a string")
+
+
+def validate_device_state(body: Any) -> None:
+    """Raise ``SchemaError`` unless ``body`` is a valid ``DeviceStateSubmit``."""
+    schema = DEVICE_STATE_SUBMIT_SCHEMA
+    if not isinstance(body, dict):
+        raise SchemaError(400, "invalid_body", "The request body must be a JSON object")
+    properties: dict[str, dict[str, Any]] = schema["properties"]
+    unknown = sorted(set(body) - set(properties))
+    if unknown:
+        raise SchemaError(
+            400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}"
+        )
+    for name in schema["required"]:
+        if name not in body:
+            raise SchemaError(400, "missing_field", f"'{name}' is required")
+    for name, value in body.items():
+        spec = properties[name]
+        _check_type(name, spec, value)
+        if "enum" in spec and value not in spec["enum"]:
+            raise SchemaError(
+                400,
+                "invalid_enum",
+                f"'{name}' must be one of {', '.join(spec['enum'])}",
+            )
+        if spec.get("format") == "date-time" and not _is_rfc3339(value):
+            raise SchemaError(
+                400, "invalid_time", f"'{name}' must be an RFC 3339 date-time"
+            )
+        if "minimum" in spec and not spec["minimum"] <= value <= spec["maximum"]:
+            raise SchemaError(
+                422,
+                "out_of_range",
+                f"'{name}' must be between {spec['minimum']} and {spec['maximum']}",
+            )

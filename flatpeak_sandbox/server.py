@@ -1,0 +1,433 @@
+"""A local HTTP server that speaks the Flatpeak API, with scriptable faults.
+
+Tests and the demo talk to it over loopback instead of the real service. It
+implements ``POST /auth/tokens``, ``GET /devices/{device_id}`` and
+``PUT /devices/{device_id}/state``, validates every state body strictly, keeps
+what it accepted, and exposes that at ``GET /_sandbox/states`` (JSON) and
+``GET /_sandbox`` (an HTML page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import html
+import json
+import secrets
+import time
+from typing import Any, cast
+
+from aiohttp import web
+
+from .schema import SchemaError, validate_device_state
+
+DEFAULT_ACCOUNT_ID = "acc_sandbox0000000000000000"
+DEFAULT_SECRET_KEY = "sk_test_sandbox_secret"
+DEFAULT_DEVICE_ID = "dev_sandbox0000000000000001"
+
+TokenResponse = Callable[[str, float], dict[str, Any]]
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_token_response(token: str, lifetime: float) -> dict[str, Any]:
+    """Answer ``POST /auth/tokens`` like Flatpeak's documented login."""
+    return {"bearer_token": token, "expires_in": lifetime, "live_mode": False}
+
+
+@dataclass(slots=True)
+class Fault:
+    """An answer the sandbox gives instead of the real one, ``count`` times."""
+
+    count: int
+    status: int = 500
+    endpoint: str | None = None  # "token", "device", "state" or None for all
+    retry_after: str | None = None
+    code: str | None = None
+    body: str | None = None  # raw body instead of the error envelope
+    drop: bool = False  # close the connection without an answer
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request the sandbox received and what it answered."""
+
+    method: str
+    path: str
+    endpoint: str
+    status: int
+    body: Any = None
+    user_agent: str | None = None
+
+
+@dataclass(slots=True)
+class StoredState:
+    """A device state the sandbox accepted."""
+
+    id: str
+    device_id: str
+    body: dict[str, Any]
+    time_created: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the record as the listing endpoint shows it."""
+        return {
+            "id": self.id,
+            "device_id": self.device_id,
+            "time_created": _rfc3339(self.time_created),
+            "body": self.body,
+        }
+
+
+class FlatpeakSandbox:
+    """The sandbox server; ``await start()`` then use ``url``."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        device_ids: tuple[str, ...] = (DEFAULT_DEVICE_ID,),
+        token_lifetime: float = 3600,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure credentials, devices and where to listen (port 0: any free)."""
+        self.account_id = account_id
+        self.secret_key = secret_key
+        self.token_lifetime = token_lifetime
+        self.token_response: TokenResponse = default_token_response
+        self.host = host
+        self.port = port
+        self.latency = 0.0
+        self.reject_credentials = False
+        self.requests: list[RequestRecord] = []
+        self.duplicates = 0
+        self._clock = clock
+        self._tokens: dict[str, float] = {}
+        self._faults: list[Fault] = []
+        self._devices: dict[str, dict[str, Any]] = {}
+        self._states: dict[str, list[StoredState]] = {}
+        self._by_reference: dict[tuple[str, str], StoredState] = {}
+        self._runner: web.AppRunner | None = None
+        for device_id in device_ids:
+            self.add_device(device_id)
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the sandbox listens on."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Start listening; on port 0 pick a free port and keep it for restarts."""
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_post("/auth/tokens", self._handle_token)
+        app.router.add_get("/devices/{device_id}", self._handle_device)
+        app.router.add_put("/devices/{device_id}/state", self._handle_state)
+        app.router.add_get("/_sandbox", self._handle_page)
+        app.router.add_get("/_sandbox/states", self._handle_listing)
+        app.router.add_post("/_sandbox/faults", self._handle_fault_control)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        if self.port == 0:
+            server = cast("asyncio.Server", site._server)  # noqa: SLF001
+            self.port = int(server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening (connections are refused until ``start`` again)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def running(self) -> bool:
+        """Return whether the sandbox is listening."""
+        return self._runner is not None
+
+    # --- control used by tests ----------------------------------------------
+
+    def add_device(self, device_id: str, **fields: Any) -> None:
+        """Make ``device_id`` known (extra fields go into its JSON)."""
+        self._devices[device_id] = {
+            "id": device_id,
+            "object": "device",
+            "reference_id": f"battery-{device_id[-4:]}",
+            "type": "BATTERY_SYSTEM",
+            "manufacturer": "Sandbox Energy",
+            "model": "Sandbox Battery 10",
+            "live_mode": False,
+            "flex_enabled": True,
+            **fields,
+        }
+        self._states.setdefault(device_id, [])
+
+    def remove_device(self, device_id: str) -> None:
+        """Forget ``device_id``: its endpoints answer 404 from now on."""
+        self._devices.pop(device_id, None)
+
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        endpoint: str | None = None,
+        retry_after: str | None = None,
+        code: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` matching requests with ``status``."""
+        self._faults.append(
+            Fault(count, status, endpoint, retry_after, code=code, body=body)
+        )
+
+    def drop_next(self, count: int = 1, *, endpoint: str | None = None) -> None:
+        """Close the connection of the next ``count`` matching requests."""
+        self._faults.append(Fault(count, endpoint=endpoint, drop=True))
+
+    def clear_faults(self) -> None:
+        """Forget every scripted fault."""
+        self._faults.clear()
+
+    def expire_tokens(self) -> None:
+        """Invalidate every bearer token issued so far."""
+        self._tokens.clear()
+
+    def states(self, device_id: str = DEFAULT_DEVICE_ID) -> list[dict[str, Any]]:
+        """Return the bodies accepted for ``device_id``, in arrival order."""
+        return [stored.body for stored in self._states.get(device_id, [])]
+
+    def stored(self, device_id: str = DEFAULT_DEVICE_ID) -> list[StoredState]:
+        """Return the records accepted for ``device_id``, in arrival order."""
+        return list(self._states.get(device_id, []))
+
+    def requests_to(self, endpoint: str) -> list[RequestRecord]:
+        """Return the requests received for one endpoint."""
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    # --- HTTP ------------------------------------------------------------------
+
+    @staticmethod
+    def _endpoint(request: web.Request) -> str:
+        path = request.path
+        if path == "/auth/tokens":
+            return "token"
+        if path.startswith("/devices/"):
+            return "state" if path.endswith("/state") else "device"
+        return "control"
+
+    def _take_fault(self, endpoint: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.endpoint in (None, endpoint):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Any],
+    ) -> web.StreamResponse:
+        endpoint = self._endpoint(request)
+        if endpoint == "control":
+            response: web.StreamResponse = await handler(request)
+            return response
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        record = RequestRecord(
+            request.method,
+            request.path,
+            endpoint,
+            0,
+            body,
+            request.headers.get("User-Agent"),
+        )
+        self.requests.append(record)
+        if (fault := self._take_fault(endpoint)) is not None:
+            if fault.drop:
+                record.status = -1
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=500)
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            record.status = fault.status
+            if fault.body is not None:
+                return web.Response(
+                    status=fault.status,
+                    text=fault.body,
+                    headers=headers,
+                    content_type="application/json",
+                )
+            return self._error(
+                fault.status,
+                fault.code or "injected_fault",
+                "Fault injected by the sandbox",
+                headers,
+            )
+        request["json"] = body
+        response = await handler(request)
+        record.status = response.status
+        return response
+
+    def _error(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        kind = (
+            "rate_limit"
+            if status == 429
+            else "api_error"
+            if status >= 500
+            else "invalid_request"
+        )
+        return web.json_response(
+            {
+                "object": "error",
+                "type": kind,
+                "code": code,
+                "message": message,
+                "live_mode": False,
+                "time_created": _rfc3339(datetime.now(UTC)),
+            },
+            status=status,
+            headers=headers,
+        )
+
+    def _basic_credentials(self, request: web.Request) -> tuple[str, str] | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user, password
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        expiry = self._tokens.get(token) if scheme.lower() == "bearer" else None
+        return expiry is not None and self._clock() < expiry
+
+    async def _handle_token(self, request: web.Request) -> web.Response:
+        credentials = self._basic_credentials(request)
+        if self.reject_credentials or credentials != (
+            self.account_id,
+            self.secret_key,
+        ):
+            return self._error(401, "invalid_credentials", "Invalid credentials")
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = self._clock() + self.token_lifetime
+        return web.json_response(self.token_response(token, self.token_lifetime))
+
+    async def _handle_device(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "unauthorized", "Missing or expired bearer token")
+        device = self._devices.get(request.match_info["device_id"])
+        if device is None:
+            return self._error(404, "not_found", "Device not found")
+        return web.json_response(device)
+
+    async def _handle_state(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, "unauthorized", "Missing or expired bearer token")
+        device_id = request.match_info["device_id"]
+        if device_id not in self._devices:
+            return self._error(404, "not_found", "Device not found")
+        body = request["json"]
+        try:
+            validate_device_state(body)
+        except SchemaError as err:
+            return self._error(err.status, err.code, err.message)
+        reference = body.get("record_reference_id")
+        stored = self._by_reference.get((device_id, reference)) if reference else None
+        if stored is not None:
+            self.duplicates += 1
+        else:
+            stored = StoredState(
+                id=f"dsr_{secrets.token_hex(12)}",
+                device_id=device_id,
+                body=body,
+                time_created=datetime.now(UTC),
+            )
+            self._states.setdefault(device_id, []).append(stored)
+            if reference:
+                self._by_reference[(device_id, reference)] = stored
+        return web.json_response(
+            {
+                "id": stored.id,
+                "object": "device_state",
+                "device_id": device_id,
+                "account_id": self.account_id,
+                "time_created": _rfc3339(stored.time_created),
+            }
+        )
+
+    async def _handle_listing(self, request: web.Request) -> web.Response:
+        device_id = request.query.get("device_id")
+        devices = [device_id] if device_id else list(self._states)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    stored.as_json()
+                    for device in devices
+                    for stored in self._states.get(device, [])
+                ],
+                "duplicates": self.duplicates,
+            }
+        )
+
+    async def _handle_fault_control(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        if data.get("clear"):
+            self.clear_faults()
+        elif data.get("drop"):
+            self.drop_next(int(data.get("count", 1)), endpoint=data.get("endpoint"))
+        else:
+            self.fail_next(
+                int(data["status"]),
+                int(data.get("count", 1)),
+                endpoint=data.get("endpoint"),
+                retry_after=data.get("retry_after"),
+            )
+        return web.json_response({"faults": len(self._faults)})
+
+    async def _handle_page(self, request: web.Request) -> web.Response:
+        rows = "".join(
+            f"<tr><td>{html.escape(stored.id)}</td><td>{html.escape(stored.device_id)}</td><td><code>{html.escape(json.dumps(stored.body))}</code></td></tr>"
+            for states in self._states.values()
+            for stored in reversed(states)
+        )
+        page = (
+            "<!doctype html><title>Flatpeak sandbox</title>"
+            "<h1>Flatpeak sandbox</h1>"
+            f"<p>Account <code>{html.escape(self.account_id)}</code>; devices: "
+            f"{html.escape(', '.join(self._devices))}</p>"
+            "<table border=1><tr><th>Record</th><th>Device</th><th>Body</th></tr>"
+            f"{rows}</table>"
+        )
+        return web.Response(text=page, content_type="text/html")
