@@ -38,3 +38,165 @@ async def make_sandbox(socket_enabled: None) -> AsyncGenerator[SandboxFactory]:
     yield make
     for server in started:
         await server.stop()
+
+
+# --- Home Assistant ------------------------------------------------------------
+
+from homeassistant.core import HomeAssistant  # noqa: E402
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
+
+from custom_components.flatpeak.const import (  # noqa: E402
+    CONF_ACCOUNT_ID,
+    CONF_API_URL,
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_HEARTBEAT_INTERVAL,
+    CONF_MIN_INTERVAL,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_RECORDS,
+    CONF_POWER_ENTITY,
+    CONF_POWER_SIGN,
+    CONF_RESERVE_PERCENT,
+    CONF_SECRET_KEY,
+    CONF_SOC_ENTITY,
+    CONF_SUBMIT_ON_CHANGE,
+    CONF_TARGET_SOC_ENTITY,
+    DOMAIN,
+)
+from flatpeak_sandbox import DEFAULT_DEVICE_ID  # noqa: E402
+
+SOC = "sensor.battery_soc"
+TARGET = "sensor.battery_target"
+POWER = "sensor.battery_power"
+ENERGY = "sensor.battery_energy"
+RESERVE = "sensor.battery_reserve"
+
+MAPPING: dict[str, Any] = {
+    CONF_SOC_ENTITY: SOC,
+    CONF_TARGET_SOC_ENTITY: TARGET,
+    CONF_POWER_ENTITY: POWER,
+    CONF_POWER_SIGN: "positive_discharging",
+    CONF_ENERGY_ENTITY: ENERGY,
+    CONF_RESERVE_PERCENT: 20,
+}
+BEHAVIOUR: dict[str, Any] = {
+    CONF_SUBMIT_ON_CHANGE: True,
+    CONF_MIN_INTERVAL: 30,
+    CONF_HEARTBEAT_INTERVAL: 5,
+    CONF_OUTBOX_MAX_AGE: 24,
+    CONF_OUTBOX_MAX_RECORDS: 10_000,
+}
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let the harness load custom_components/flatpeak."""
+
+
+def set_battery(
+    hass: HomeAssistant,
+    *,
+    soc: str | float = 55,
+    target: str | float = 80,
+    power: str | float = 1500,
+    power_unit: str | None = "W",
+    energy: str | float = 6.5,
+    energy_unit: str | None = "kWh",
+) -> None:
+    """Write the simulated battery's states."""
+    hass.states.async_set(
+        SOC, str(soc), {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+    hass.states.async_set(TARGET, str(target), {"unit_of_measurement": "%"})
+    power_attrs: dict[str, Any] = {"device_class": "power"}
+    if power_unit is not None:
+        power_attrs["unit_of_measurement"] = power_unit
+    hass.states.async_set(POWER, str(power), power_attrs)
+    energy_attrs: dict[str, Any] = {"device_class": "energy_storage"}
+    if energy_unit is not None:
+        energy_attrs["unit_of_measurement"] = energy_unit
+    hass.states.async_set(ENERGY, str(energy), energy_attrs)
+    hass.states.async_set(RESERVE, "15", {"unit_of_measurement": "%"})
+
+
+@pytest.fixture
+def battery(hass: HomeAssistant) -> None:
+    """Give the simulated battery its initial states."""
+    set_battery(hass)
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    """Return the entry's options (override in a test module to change them)."""
+    return {**MAPPING, **BEHAVIOUR}
+
+
+@pytest.fixture
+def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfigEntry:
+    """Return a Flatpeak entry pointing at the sandbox."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Sandbox Energy Sandbox Battery 10 (battery-0001)",
+        unique_id=DEFAULT_DEVICE_ID,
+        data={
+            CONF_ACCOUNT_ID: sandbox.account_id,
+            CONF_SECRET_KEY: sandbox.secret_key,
+            CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
+            CONF_API_URL: sandbox.url,
+        },
+        options=options,
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, battery: None, config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Set up the Flatpeak entry against the sandbox."""
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return config_entry
+
+
+def entity_id(hass: HomeAssistant, key: str, domain: str = "sensor") -> str:
+    """Return the entity id of one of the entry's entities by its key."""
+    from homeassistant.helpers import entity_registry as er
+
+    found = er.async_get(hass).async_get_entity_id(
+        domain, DOMAIN, f"{DEFAULT_DEVICE_ID}_{key}"
+    )
+    assert found is not None, key
+    return found
+
+
+def state_of(hass: HomeAssistant, key: str, domain: str = "sensor") -> str:
+    """Return the state of one of the entry's entities by its key."""
+    state = hass.states.get(entity_id(hass, key, domain))
+    assert state is not None
+    return state.state
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Let every job, including background deliveries to the sandbox, finish."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def advance(hass: HomeAssistant, freezer: Any, seconds: float) -> None:
+    """Move the clock, fire what became due, and let deliveries finish."""
+    from datetime import timedelta
+
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await settle(hass)
+
+
+async def drain(hass: HomeAssistant, freezer: Any, entry: MockConfigEntry) -> None:
+    """Step the clock by the backlog pace until the outbox is empty."""
+    for _ in range(1000):
+        if not entry.runtime_data.outbox:
+            return
+        await advance(hass, freezer, 0.5)
+    raise AssertionError("the outbox did not drain")

@@ -173,6 +173,17 @@ class Device:
     live_mode: bool | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def model_name(self) -> str | None:
+        """Return manufacturer and model, e.g. "Acme PowerWall 10", if known."""
+        return " ".join(filter(None, (self.manufacturer, self.model))) or None
+
+    @property
+    def title(self) -> str:
+        """Return a name that tells this device apart from the account's others."""
+        reference = self.reference_id or self.id
+        return f"{self.model_name} ({reference})" if self.model_name else reference
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Parse a device; only ``id`` is required, the rest is tolerated."""

@@ -1,0 +1,31 @@
+"""Button: submit the battery's state to Flatpeak now."""
+
+from __future__ import annotations
+
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FlatpeakConfigEntry
+from .entity import FlatpeakEntity
+
+PARALLEL_UPDATES = 1
+
+SUBMIT_NOW = ButtonEntityDescription(key="submit_now", translation_key="submit_now")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlatpeakConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the submit-now button."""
+    async_add_entities([FlatpeakSubmitButton(entry.runtime_data, SUBMIT_NOW)])
+
+
+class FlatpeakSubmitButton(FlatpeakEntity, ButtonEntity):
+    """Takes a snapshot now and submits it, bypassing the minimum gap."""
+
+    async def async_press(self) -> None:
+        """Submit now; a failure raises a translated error."""
+        await self.coordinator.async_submit_now()

@@ -1,0 +1,73 @@
+"""Constants for the Flatpeak integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "flatpeak"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data: credentials and the Flatpeak device.
+CONF_ACCOUNT_ID: Final = "account_id"
+CONF_SECRET_KEY: Final = "secret_key"  # noqa: S105
+CONF_DEVICE_ID: Final = "device_id"
+CONF_API_URL: Final = "api_url"
+
+# Config entry options: the battery mapping.
+CONF_SOC_ENTITY: Final = "state_of_charge_entity"
+CONF_TARGET_SOC_ENTITY: Final = "target_state_of_charge_entity"
+CONF_TARGET_SOC_PERCENT: Final = "target_state_of_charge_percent"
+CONF_POWER_ENTITY: Final = "battery_power_entity"
+CONF_POWER_SIGN: Final = "battery_power_sign"
+CONF_ENERGY_ENTITY: Final = "energy_remaining_entity"
+CONF_RESERVE_ENTITY: Final = "backup_reserve_entity"
+CONF_RESERVE_PERCENT: Final = "backup_reserve_percent"
+
+# Config entry options: behaviour.
+CONF_SUBMIT_ON_CHANGE: Final = "submit_on_change"
+CONF_MIN_INTERVAL: Final = "min_interval"
+CONF_HEARTBEAT_INTERVAL: Final = "heartbeat_interval"
+CONF_OUTBOX_MAX_AGE: Final = "outbox_max_age"
+CONF_OUTBOX_MAX_RECORDS: Final = "outbox_max_records"
+
+DEFAULT_SUBMIT_ON_CHANGE: Final = True
+DEFAULT_MIN_INTERVAL: Final = 30  # seconds
+DEFAULT_HEARTBEAT_INTERVAL: Final = 5  # minutes
+DEFAULT_OUTBOX_MAX_AGE: Final = 24  # hours
+DEFAULT_OUTBOX_MAX_RECORDS: Final = 10_000
+
+# A burst of state changes (one inverter update touches several sensors within
+# milliseconds) is coalesced into one snapshot taken this long after its first change.
+COALESCE_DELAY: Final = timedelta(milliseconds=500)
+# Pace between records when the outbox delivers a backlog.
+BACKLOG_PACE: Final = timedelta(milliseconds=500)
+# Exponential backoff after connection errors, timeouts and 5xx without Retry-After.
+BACKOFF_BASE: Final = 5.0  # seconds
+BACKOFF_MAX: Final = 600.0  # seconds
+# How long the action waits for its record to be delivered.
+ACTION_TIMEOUT: Final = 60.0  # seconds
+
+SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+
+
+class PowerSign(StrEnum):
+    """What a positive value of the mapped battery power sensor means."""
+
+    POSITIVE_DISCHARGING = "positive_discharging"
+    POSITIVE_CHARGING = "positive_charging"
+
+
+class SubmissionStatus(StrEnum):
+    """The state of the submission status sensor."""
+
+    OK = "ok"
+    PENDING = "pending"
+    WAITING_FOR_DATA = "waiting_for_data"
+    INVALID_DATA = "invalid_data"
+    RATE_LIMITED = "rate_limited"
+    AUTH_FAILED = "auth_failed"
+    ERROR = "error"

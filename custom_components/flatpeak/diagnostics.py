@@ -1,0 +1,49 @@
+"""Diagnostics download: configuration, status and last results, redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY
+from .coordinator import FlatpeakConfigEntry
+
+TO_REDACT = {CONF_ACCOUNT_ID, CONF_SECRET_KEY, "token", "bearer_token"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: FlatpeakConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    coordinator = entry.runtime_data
+    data = coordinator.data
+    status = asdict(data)
+    status["status"] = data.status.value
+    status["last_record"] = (
+        asdict(data.last_record) if data.last_record is not None else None
+    )
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "mapping": asdict(coordinator.mapping),
+            "api_url": coordinator.client.base_url,
+            "device": dict(coordinator.device.raw) if coordinator.device else None,
+            "status": status,
+            "outbox": {
+                "queued": len(coordinator.outbox),
+                "dropped": coordinator.outbox.dropped,
+                "rejected": coordinator.outbox.rejected,
+                "oldest": (
+                    oldest.to_json() if (oldest := coordinator.outbox.peek()) else None
+                ),
+            },
+        },
+        TO_REDACT,
+    )

@@ -1,0 +1,36 @@
+"""Base class of the Flatpeak entities."""
+
+from __future__ import annotations
+
+from homeassistant.const import EntityCategory
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import FlatpeakCoordinator
+
+
+class FlatpeakEntity(CoordinatorEntity[FlatpeakCoordinator]):
+    """A diagnostic entity of one Flatpeak device (one per config entry)."""
+
+    _attr_has_entity_name = True
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(
+        self, coordinator: FlatpeakCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the entry's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        device_id = coordinator.device_id
+        self._attr_unique_id = f"{device_id}_{description.key}"
+        device = coordinator.device
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, device_id)},
+            name=coordinator.config_entry.title,
+            manufacturer="Flatpeak",
+            model=device.model_name if device else None,
+            serial_number=device_id,
+            entry_type=DeviceEntryType.SERVICE,
+        )

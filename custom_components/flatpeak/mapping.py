@@ -1,0 +1,257 @@
+"""From the mapped Home Assistant entities to a Flatpeak device state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+import hashlib
+import json
+import math
+from typing import Any, Self
+
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    PERCENTAGE,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfEnergy,
+    UnitOfPower,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import (
+    BaseUnitConverter,
+    EnergyConverter,
+    PowerConverter,
+)
+
+from .api import DeviceState, EnergyFlowDirection
+from .const import (
+    CONF_ENERGY_ENTITY,
+    CONF_POWER_ENTITY,
+    CONF_POWER_SIGN,
+    CONF_RESERVE_ENTITY,
+    CONF_RESERVE_PERCENT,
+    CONF_SOC_ENTITY,
+    CONF_TARGET_SOC_ENTITY,
+    CONF_TARGET_SOC_PERCENT,
+    DOMAIN,
+    PowerSign,
+    SubmissionStatus,
+)
+
+# Converted values keep a resolution of 0.1 W / 0.1 Wh.
+DECIMALS = 4
+
+
+class SnapshotError(ServiceValidationError):
+    """A required value cannot be read; nothing is submitted."""
+
+    def __init__(self, status: SubmissionStatus, key: str, **placeholders: str) -> None:
+        """Record the status it implies and a translated reason."""
+        super().__init__(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders=placeholders,
+        )
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatteryMapping:
+    """Which entities (or fixed values) feed which Flatpeak field."""
+
+    soc_entity: str
+    target_soc_entity: str | None = None
+    target_soc_percent: float | None = None
+    power_entity: str | None = None
+    power_sign: PowerSign = PowerSign.POSITIVE_DISCHARGING
+    energy_entity: str | None = None
+    reserve_entity: str | None = None
+    reserve_percent: float | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Self:
+        """Read the mapping from a config entry's options."""
+        return cls(
+            soc_entity=options[CONF_SOC_ENTITY],
+            target_soc_entity=options.get(CONF_TARGET_SOC_ENTITY),
+            target_soc_percent=options.get(CONF_TARGET_SOC_PERCENT),
+            power_entity=options.get(CONF_POWER_ENTITY),
+            power_sign=PowerSign(
+                options.get(CONF_POWER_SIGN, PowerSign.POSITIVE_DISCHARGING)
+            ),
+            energy_entity=options.get(CONF_ENERGY_ENTITY),
+            reserve_entity=options.get(CONF_RESERVE_ENTITY),
+            reserve_percent=options.get(CONF_RESERVE_PERCENT),
+        )
+
+    @property
+    def entity_ids(self) -> list[str]:
+        """Return every mapped entity, without duplicates."""
+        ids = (
+            self.soc_entity,
+            self.target_soc_entity,
+            self.power_entity,
+            self.energy_entity,
+            self.reserve_entity,
+        )
+        return list(dict.fromkeys(i for i in ids if i))
+
+
+def _number(hass: HomeAssistant, entity_id: str) -> tuple[float, State]:
+    state = hass.states.get(entity_id)
+    if state is None:
+        raise SnapshotError(
+            SubmissionStatus.WAITING_FOR_DATA, "entity_missing", entity_id=entity_id
+        )
+    if state.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+        raise SnapshotError(
+            SubmissionStatus.WAITING_FOR_DATA,
+            "entity_unavailable",
+            entity_id=entity_id,
+        )
+    try:
+        value = float(state.state)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "not_a_number",
+            entity_id=entity_id,
+            state=state.state[:32],
+        )
+    return value, state
+
+
+def read_percent(hass: HomeAssistant, entity_id: str) -> float:
+    """Read a percentage (0-100); a unit other than % is refused."""
+    value, state = _number(hass, entity_id)
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit not in (None, PERCENTAGE):
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "unit_not_supported",
+            entity_id=entity_id,
+            unit=str(unit),
+            expected=PERCENTAGE,
+        )
+    if not 0 <= value <= 100:
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "out_of_range",
+            entity_id=entity_id,
+            value=f"{value:g}",
+        )
+    return value
+
+
+def _convert(
+    hass: HomeAssistant,
+    entity_id: str,
+    converter: type[BaseUnitConverter],
+    target: str,
+) -> float:
+    value, state = _number(hass, entity_id)
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit not in converter.VALID_UNITS:
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "unit_not_supported",
+            entity_id=entity_id,
+            unit=str(unit),
+            expected=target,
+        )
+    return round(converter.convert(value, unit, target), DECIMALS)
+
+
+def read_power(
+    hass: HomeAssistant, entity_id: str, sign: PowerSign
+) -> tuple[float, EnergyFlowDirection | None]:
+    """Read the battery power as a kW magnitude and the direction of the flow."""
+    kw = _convert(hass, entity_id, PowerConverter, UnitOfPower.KILO_WATT)
+    if kw == 0:
+        return 0.0, None
+    discharging = (kw > 0) == (sign is PowerSign.POSITIVE_DISCHARGING)
+    direction = (
+        EnergyFlowDirection.EXPORT if discharging else EnergyFlowDirection.IMPORT
+    )
+    return abs(kw), direction
+
+
+def read_energy(hass: HomeAssistant, entity_id: str) -> float:
+    """Read the energy remaining in kWh; a negative value is refused."""
+    kwh = _convert(hass, entity_id, EnergyConverter, UnitOfEnergy.KILO_WATT_HOUR)
+    if kwh < 0:
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "out_of_range",
+            entity_id=entity_id,
+            value=f"{kwh:g}",
+        )
+    return kwh
+
+
+def _optional(read: Any, *args: Any) -> Any:
+    """Read an optional value; one that cannot be read is left out."""
+    try:
+        return read(*args)
+    except SnapshotError:
+        return None
+
+
+def build_device_state(
+    hass: HomeAssistant,
+    mapping: BatteryMapping,
+    when: datetime,
+    overrides: Mapping[str, Any] | None = None,
+) -> DeviceState:
+    """Take a snapshot of the mapped entities (``overrides`` win over them).
+
+    Raise ``SnapshotError`` when a required value cannot be read. ``when`` is
+    clamped to now: a state stamped in the future is sent as taken now.
+    """
+    values: dict[str, Any] = dict(overrides or {})
+    values["time"] = min(values.get("time", when), dt_util.utcnow())
+
+    if "state_of_charge_percent" not in values:
+        values["state_of_charge_percent"] = read_percent(hass, mapping.soc_entity)
+    if "target_state_of_charge_percent" not in values:
+        values["target_state_of_charge_percent"] = (
+            read_percent(hass, mapping.target_soc_entity)
+            if mapping.target_soc_entity
+            else mapping.target_soc_percent
+        )
+    if "backup_reserve_percent" not in values:
+        values["backup_reserve_percent"] = (
+            _optional(read_percent, hass, mapping.reserve_entity)
+            if mapping.reserve_entity
+            else mapping.reserve_percent
+        )
+    if "energy_remaining_kwh" not in values and mapping.energy_entity:
+        values["energy_remaining_kwh"] = _optional(
+            read_energy, hass, mapping.energy_entity
+        )
+    if "battery_power_kw" not in values and mapping.power_entity:
+        power = _optional(read_power, hass, mapping.power_entity, mapping.power_sign)
+        if power is not None:
+            values["battery_power_kw"] = power[0]
+            values.setdefault("energy_flow_direction", power[1])
+    return DeviceState(**{k: v for k, v in values.items() if v is not None})
+
+
+def with_reference_id(device_id: str, state: DeviceState) -> DeviceState:
+    """Give the snapshot a ``record_reference_id`` derived from its content.
+
+    The same snapshot always gets the same id, so a retry can never create a
+    second record at Flatpeak.
+    """
+    body = state.to_json()
+    body.pop("record_reference_id", None)
+    digest = hashlib.sha256(
+        json.dumps([device_id, body], sort_keys=True).encode()
+    ).hexdigest()
+    return replace(state, record_reference_id=f"ha_{digest[:32]}")

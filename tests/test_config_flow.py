@@ -1,0 +1,425 @@
+"""Every branch of the config, options, reauth and reconfigure flows, live against the sandbox."""
+
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flatpeak.config_flow import SECTION_ADVANCED, api_url_is_safe
+from custom_components.flatpeak.const import (
+    CONF_ACCOUNT_ID,
+    CONF_API_URL,
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_HEARTBEAT_INTERVAL,
+    CONF_MIN_INTERVAL,
+    CONF_POWER_ENTITY,
+    CONF_RESERVE_ENTITY,
+    CONF_SECRET_KEY,
+    CONF_SOC_ENTITY,
+    CONF_SUBMIT_ON_CHANGE,
+    CONF_TARGET_SOC_ENTITY,
+    CONF_TARGET_SOC_PERCENT,
+    DOMAIN,
+)
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
+
+from .conftest import BEHAVIOUR, ENERGY, MAPPING, POWER, RESERVE, SOC, settle
+
+pytestmark = pytest.mark.usefixtures("battery")
+
+
+def entry_data(sandbox: FlatpeakSandbox, **changes: str) -> dict[str, str]:
+    return {
+        CONF_ACCOUNT_ID: sandbox.account_id,
+        CONF_SECRET_KEY: sandbox.secret_key,
+        CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
+        CONF_API_URL: sandbox.url,
+        **changes,
+    }
+
+
+def credentials(sandbox: FlatpeakSandbox, **changes: str) -> dict[str, Any]:
+    """Return what the user step's form sends: the API URL sits in its section."""
+    data: dict[str, Any] = entry_data(sandbox, **changes)
+    data[SECTION_ADVANCED] = {CONF_API_URL: data.pop(CONF_API_URL)}
+    return data
+
+
+def suggestions(result: dict[str, Any]) -> dict[str, Any]:
+    """Return the suggested values of a form, sections included."""
+
+    def walk(schema: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in schema.items():
+            if str(key) == SECTION_ADVANCED:
+                found[str(key)] = walk(value.schema.schema)
+            else:
+                found[str(key)] = (key.description or {}).get("suggested_value")
+        return found
+
+    return walk(result["data_schema"].schema)
+
+
+async def start_advanced(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert set(map(str, result["data_schema"].schema)) == {
+        CONF_ACCOUNT_ID,
+        CONF_SECRET_KEY,
+        CONF_DEVICE_ID,
+        SECTION_ADVANCED,
+    }
+    return result
+
+
+async def test_full_flow_advanced(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        credentials(sandbox, **{CONF_ACCOUNT_ID: f"  {sandbox.account_id} "}),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "battery"
+    assert result["errors"] == {}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
+    assert result["data"] == entry_data(sandbox)
+    assert result["options"] == {**MAPPING, **BEHAVIOUR}
+    assert result["result"].unique_id == DEFAULT_DEVICE_ID
+    # Validated live: a token, then the device.
+    assert [r.endpoint for r in sandbox.requests][:2] == ["token", "device"]
+
+
+async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
+    result = await start_advanced(hass)
+    advanced = next(
+        key for key in result["data_schema"].schema if str(key) == SECTION_ADVANCED
+    )
+    section_schema = result["data_schema"].schema[advanced].schema
+    assert section_schema({}) == {CONF_API_URL: "https://api.flatpeak.com"}
+    assert result["data_schema"].schema[advanced].options == {"collapsed": True}
+
+
+@pytest.mark.parametrize(
+    ("setup", "changes", "errors"),
+    [
+        (None, {CONF_SECRET_KEY: "sk_test_wrong"}, {CONF_SECRET_KEY: "invalid_auth"}),
+        (None, {CONF_DEVICE_ID: "dev_unknown"}, {CONF_DEVICE_ID: "device_not_found"}),
+        (None, {CONF_API_URL: "http://192.0.2.1:8080"}, {"base": "invalid_url"}),
+        (None, {CONF_API_URL: "ftp://api.flatpeak.com"}, {"base": "invalid_url"}),
+        ("token:429", {}, {"base": "rate_limited"}),
+        ("token:503", {}, {"base": "cannot_connect"}),
+        ("token:drop", {}, {"base": "cannot_connect"}),
+        ("token:garbage", {}, {"base": "unknown"}),
+        ("device:409", {}, {"base": "unknown"}),
+    ],
+)
+async def test_user_step_errors_then_recovery(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    setup: str | None,
+    changes: dict[str, str],
+    errors: dict[str, str],
+) -> None:
+    if setup:
+        endpoint, fault = setup.split(":")
+        if fault == "drop":
+            # aiohttp retries a dropped idempotent request (GET/PUT) once, not a POST.
+            sandbox.drop_next(1 if endpoint == "token" else 2, endpoint=endpoint)
+        elif fault == "garbage":
+            sandbox.fail_next(200, endpoint=endpoint, body="<html>")
+        else:
+            sandbox.fail_next(int(fault), endpoint=endpoint)
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **changes)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == errors
+    # What the user typed is kept, except the secret key.
+    suggested = suggestions(result)
+    assert suggested[CONF_SECRET_KEY] is None
+    assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
+    assert suggested[SECTION_ADVANCED] == {
+        CONF_API_URL: credentials(sandbox, **changes)[SECTION_ADVANCED][CONF_API_URL]
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["step_id"] == "battery"
+
+
+async def test_unexpected_exception(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    result = await start_advanced(hass)
+    with patch(
+        "custom_components.flatpeak.api.FlatpeakClient.authenticate",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials(sandbox)
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_connection_refused(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    result = await start_advanced(hass)
+    await sandbox.stop()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_already_configured(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    config_entry.add_to_hass(hass)
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_several_devices_allowed(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    config_entry.add_to_hass(hass)
+    sandbox.add_device("dev_second", reference_id="garage")
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_second"})
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Sandbox Energy Sandbox Battery 10 (garage)"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+def without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k not in keys}
+
+
+@pytest.mark.parametrize(
+    ("mapping", "errors"),
+    [
+        (
+            {**MAPPING, CONF_SOC_ENTITY: "sensor.nothing"},
+            {CONF_SOC_ENTITY: "entity_not_found"},
+        ),
+        ({**MAPPING, CONF_SOC_ENTITY: ENERGY}, {CONF_SOC_ENTITY: "not_a_percentage"}),
+        (
+            {**MAPPING, CONF_POWER_ENTITY: SOC},
+            {CONF_POWER_ENTITY: "invalid_power_unit"},
+        ),
+        (
+            {**MAPPING, CONF_ENERGY_ENTITY: POWER},
+            {CONF_ENERGY_ENTITY: "invalid_energy_unit"},
+        ),
+        (
+            without(MAPPING, CONF_TARGET_SOC_ENTITY),
+            {CONF_TARGET_SOC_ENTITY: "target_required"},
+        ),
+        (
+            {**MAPPING, CONF_TARGET_SOC_PERCENT: 80},
+            {CONF_TARGET_SOC_ENTITY: "entity_or_value"},
+        ),
+        (
+            {**MAPPING, CONF_RESERVE_ENTITY: RESERVE},
+            {CONF_RESERVE_ENTITY: "entity_or_value"},
+        ),
+        (
+            {**MAPPING, CONF_TARGET_SOC_ENTITY: POWER},
+            {CONF_TARGET_SOC_ENTITY: "not_a_percentage"},
+        ),
+    ],
+)
+async def test_battery_step_rejects_unusable_mappings(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    mapping: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], mapping)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "battery"
+    assert result["errors"] == errors
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_battery_step_minimal_mapping_and_registry_units(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, entity_registry: er.EntityRegistry
+) -> None:
+    # An entity with no state yet is checked by its registry unit.
+    entity_registry.async_get_or_create(
+        "sensor",
+        "demo",
+        "power-1",
+        suggested_object_id="inverter_power",
+        unit_of_measurement="kW",
+    )
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    mapping = {
+        CONF_SOC_ENTITY: SOC,
+        CONF_TARGET_SOC_PERCENT: 90,
+        CONF_POWER_ENTITY: "sensor.inverter_power",
+        CONF_RESERVE_ENTITY: RESERVE,
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], mapping)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"][CONF_TARGET_SOC_PERCENT] == 90
+    assert result["options"]["battery_power_sign"] == "positive_discharging"
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://api.flatpeak.com", True),
+        ("https://staging.example.com:8443/v1", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:8765", True),
+        ("http://[::1]:8765", True),
+        ("http://api.flatpeak.com", False),
+        ("http://10.0.0.2", False),
+        ("https://user:pass@api.flatpeak.com", False),
+        ("https://api.flatpeak.com/?token=1", False),
+        ("api.flatpeak.com", False),
+        ("https://", False),
+        ("http://[::1", False),
+    ],
+)
+def test_api_url_is_safe(url: str, safe: bool) -> None:
+    assert api_url_is_safe(url) is safe
+
+
+async def test_options_flow(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    schema_keys = {str(key) for key in result["data_schema"].schema}
+    assert {
+        CONF_SUBMIT_ON_CHANGE,
+        CONF_MIN_INTERVAL,
+        CONF_HEARTBEAT_INTERVAL,
+        CONF_SOC_ENTITY,
+    } <= schema_keys
+    new = {**without(MAPPING, CONF_POWER_ENTITY), **BEHAVIOUR, CONF_MIN_INTERVAL: 60.0}
+    bad = {**new, CONF_ENERGY_ENTITY: SOC}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], bad)
+    assert result["errors"] == {CONF_ENERGY_ENTITY: "invalid_energy_unit"}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], new)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await settle(hass)
+    assert init_integration.options[CONF_MIN_INTERVAL] == 60
+    assert isinstance(init_integration.options[CONF_MIN_INTERVAL], int)
+    assert CONF_POWER_ENTITY not in init_integration.options
+    # Saving reloaded the entry: the new coordinator uses the new options.
+    coordinator = init_integration.runtime_data
+    assert coordinator.min_interval.total_seconds() == 60
+    assert coordinator.mapping.power_entity is None
+
+
+async def test_reauth(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    sandbox.secret_key = "sk_test_rotated"
+    result = await init_integration.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["account_id"] == sandbox.account_id
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SECRET_KEY: "sk_test_old"}
+    )
+    assert result["errors"] == {CONF_SECRET_KEY: "invalid_auth"}
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SECRET_KEY: "sk_test_rotated"}
+    )
+    assert result["errors"] == {"base": "device_not_found"}
+    sandbox.add_device(DEFAULT_DEVICE_ID)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SECRET_KEY: " sk_test_rotated "}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.data[CONF_SECRET_KEY] == "sk_test_rotated"
+    assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+
+
+async def test_reconfigure_to_another_device(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    sandbox.add_device("dev_new", reference_id="new-battery")
+    result = await init_integration.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    suggested = suggestions(result)
+    assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
+    assert suggested[CONF_SECRET_KEY] is None
+    assert suggested[SECTION_ADVANCED] == {CONF_API_URL: sandbox.url}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_missing"})
+    )
+    assert result["errors"] == {CONF_DEVICE_ID: "device_not_found"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_new"})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.unique_id == "dev_new"
+    assert init_integration.data[CONF_DEVICE_ID] == "dev_new"
+    assert init_integration.title == "Sandbox Energy Sandbox Battery 10 (new-battery)"
+
+
+async def test_reconfigure_same_device_keeps_title(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    hass.config_entries.async_update_entry(init_integration, title="Garage battery")
+    sandbox.secret_key = "sk_test_new"
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.title == "Garage battery"
+    assert init_integration.data[CONF_SECRET_KEY] == "sk_test_new"
+
+
+async def test_reconfigure_collision(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    sandbox.add_device("dev_other")
+    MockConfigEntry(domain=DOMAIN, unique_id="dev_other", data={}).add_to_hass(hass)
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_other"})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "already_configured"}
+    assert init_integration.unique_id == DEFAULT_DEVICE_ID

@@ -1,0 +1,180 @@
+"""Our own hassfest: what Home Assistant's hassfest checks for core integrations.
+
+hassfest is not in the Home Assistant wheel; these tests check the same things
+for this custom integration (manifest, hacs.json, translations, icons, services).
+"""
+
+import json
+from pathlib import Path
+import re
+import runpy
+from typing import Any
+
+import pytest
+import yaml
+
+from custom_components.flatpeak.api import __version__
+from custom_components.flatpeak.const import PowerSign, SubmissionStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+INTEGRATION = ROOT / "custom_components" / "flatpeak"
+STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
+EN: dict[str, Any] = json.loads((INTEGRATION / "translations" / "en.json").read_text())
+TRANSLATIONS = sorted((INTEGRATION / "translations").glob("*.json"))
+SOURCES = {path.name: path.read_text() for path in INTEGRATION.glob("*.py")}
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(node, dict):
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): node}
+
+
+def test_manifest() -> None:
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    assert set(keys) == {
+        "domain",
+        "name",
+        "codeowners",
+        "config_flow",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "loggers",
+        "requirements",
+        "version",
+    }
+    assert manifest["domain"] == "flatpeak"
+    assert manifest["name"] == "Flatpeak"
+    assert manifest["config_flow"] is True
+    assert manifest["iot_class"] == "cloud_push"
+    assert manifest["requirements"] == []
+    assert manifest["version"] == __version__
+    assert all(owner.startswith("@") for owner in manifest["codeowners"])
+    assert manifest["documentation"].startswith("https://")
+    assert manifest["issue_tracker"].startswith("https://")
+
+
+def test_hacs_json() -> None:
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["name"] == "Flatpeak"
+    assert re.fullmatch(r"\d{4}\.\d+\.\d+", hacs["homeassistant"])
+    assert set(hacs) <= {
+        "name",
+        "homeassistant",
+        "render_readme",
+        "content_in_root",
+        "zip_release",
+        "filename",
+        "hide_default_branch",
+        "country",
+        "hacs",
+        "persistent_directory",
+    }
+
+
+def test_en_json_is_strings_json_resolved() -> None:
+    script = runpy.run_path(str(ROOT / "scripts" / "translations.py"))
+    en_text = (INTEGRATION / "translations" / "en.json").read_text()
+    assert en_text == script["render"](), "run scripts/translations.py"
+    assert "[%key" not in en_text
+
+
+@pytest.mark.parametrize("path", TRANSLATIONS, ids=lambda p: p.name)
+def test_translations_have_the_same_keys(path: Path) -> None:
+    translation = flatten(json.loads(path.read_text()))
+    assert set(translation) == set(flatten(EN))
+    en = flatten(EN)
+    for key, text in translation.items():
+        assert isinstance(text, str)
+        assert text.strip(), key
+        # Placeholders must survive translation.
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(
+            re.findall(r"\{(\w+)\}", en[key])
+        ), key
+
+
+def test_no_urls_in_translations() -> None:
+    for path in TRANSLATIONS:
+        for key, text in flatten(json.loads(path.read_text())).items():
+            assert not re.search(r"https?://\w", text), f"{path.name}: {key}"
+
+
+def _keys(pattern: str, *files: str) -> set[str]:
+    return {key for name in files for key in re.findall(pattern, SOURCES[name])}
+
+
+def test_entities_and_states_translated() -> None:
+    for platform in ("sensor", "binary_sensor", "button"):
+        for key in _keys(r'translation_key="(\w+)"', f"{platform}.py"):
+            assert "name" in STRINGS["entity"][platform][key], f"{platform}.{key}"
+    states = STRINGS["entity"]["sensor"]["submission_status"]["state"]
+    assert set(states) == {status.value for status in SubmissionStatus}
+
+
+def test_exceptions_and_issues_translated() -> None:
+    others = [
+        name
+        for name in SOURCES
+        if name not in ("sensor.py", "binary_sensor.py", "button.py")
+    ]
+    used = _keys(r'translation_key="(\w+)"', *others)
+    used |= _keys(r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"', "mapping.py")
+    used.discard("battery_power_sign")  # a selector, checked below
+    assert used
+    translated = set(STRINGS["exceptions"]) | set(STRINGS["issues"])
+    assert used <= translated
+    for key in STRINGS["exceptions"]:
+        assert key in used, f"unused exception translation {key}"
+
+
+def test_flow_errors_translated() -> None:
+    config_errors = _keys(r'errors\[[^\]]+\] = "(\w+)"', "config_flow.py")
+    mapping_errors = _keys(r'check\([^)]*"(\w+)"\)', "config_flow.py")
+    mapping_errors |= {"entity_not_found", "target_required", "entity_or_value"}
+    assert config_errors >= {
+        "invalid_auth",
+        "device_not_found",
+        "rate_limited",
+        "unknown",
+    }
+    assert config_errors | mapping_errors <= set(STRINGS["config"]["error"])
+    assert mapping_errors <= set(STRINGS["options"]["error"])
+    assert {"already_configured", "reauth_successful", "reconfigure_successful"} <= set(
+        STRINGS["config"]["abort"]
+    )
+    assert set(STRINGS["selector"]["battery_power_sign"]["options"]) == {
+        s.value for s in PowerSign
+    }
+
+
+def test_services_yaml_matches_strings() -> None:
+    services = yaml.safe_load((INTEGRATION / "services.yaml").read_text())
+    assert set(services) == set(STRINGS["services"])
+    for name, service in services.items():
+        assert set(service["fields"]) == set(STRINGS["services"][name]["fields"])
+        for field in STRINGS["services"][name]["fields"].values():
+            assert field["name"]
+            assert field["description"]
+    options = services["submit_device_state"]["fields"]["energy_flow_direction"][
+        "selector"
+    ]["select"]
+    assert set(options["options"]) == set(
+        STRINGS["selector"][options["translation_key"]]["options"]
+    )
+
+
+def test_icons_cover_every_entity_and_action() -> None:
+    icons = json.loads((INTEGRATION / "icons.json").read_text())
+    for platform, entities in STRINGS["entity"].items():
+        assert set(entities) == set(icons["entity"][platform]), platform
+    assert set(icons["services"]) == set(STRINGS["services"])
+    status_icons = icons["entity"]["sensor"]["submission_status"]["state"]
+    assert set(status_icons) == {status.value for status in SubmissionStatus}

@@ -1,0 +1,146 @@
+"""Setting up, unloading and removing an entry; the device; diagnostics."""
+
+import json
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.flatpeak.const import DOMAIN
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
+
+from .conftest import settle, state_of
+
+pytestmark = pytest.mark.usefixtures("battery")
+
+
+async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass)
+
+
+async def test_setup_and_device(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await setup(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    [device] = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+    assert device.identifiers == {(DOMAIN, DEFAULT_DEVICE_ID)}
+    assert device.manufacturer == "Flatpeak"
+    assert device.model == "Sandbox Energy Sandbox Battery 10"
+    assert device.name == config_entry.title
+    assert device.serial_number == DEFAULT_DEVICE_ID
+    assert device.entry_type is dr.DeviceEntryType.SERVICE
+    assert state_of(hass, "api_connection", "binary_sensor") == "on"
+    assert state_of(hass, "queued_records") == "0"
+
+
+async def test_setup_auth_failure_starts_reauth(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    sandbox.reject_credentials = True
+    await setup(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress()
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_setup_while_flatpeak_is_down(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    await sandbox.stop()
+    await setup(hass, config_entry)
+    # Loaded anyway: states are recorded and queued until Flatpeak is back.
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, "api_connection", "binary_sensor") == "unknown"
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
+    await settle(hass)
+    assert len(config_entry.runtime_data.outbox) == 1
+    assert state_of(hass, "api_connection", "binary_sensor") == "off"
+
+
+async def test_setup_device_not_found(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    await setup(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"device_not_found_{config_entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "device_id": DEFAULT_DEVICE_ID,
+        "title": config_entry.title,
+    }
+    assert state_of(hass, "submission_status") == "error"
+    # The device is back: a reload clears the issue.
+    sandbox.add_device(DEFAULT_DEVICE_ID)
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await settle(hass)
+    assert (
+        issue_registry.async_get_issue(
+            DOMAIN, f"device_not_found_{config_entry.entry_id}"
+        )
+        is None
+    )
+
+
+async def test_remove_entry_deletes_the_outbox(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, object],
+) -> None:
+    await setup(hass, config_entry)
+    await sandbox.stop()
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
+    await settle(hass)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    key = f"{DOMAIN}.{config_entry.entry_id}.outbox"
+    assert len(hass_storage[key]["data"]["records"]) == 1  # type: ignore[index]
+    await hass.config_entries.async_remove(config_entry.entry_id)
+    await settle(hass)
+    assert key not in hass_storage
+
+
+async def test_diagnostics_redact_secrets(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    await setup(hass, config_entry)
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, config_entry
+    )
+    text = json.dumps(diagnostics)
+    assert sandbox.secret_key not in text
+    assert sandbox.account_id not in text
+    assert diagnostics["entry"]["data"]["secret_key"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["account_id"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["device_id"] == DEFAULT_DEVICE_ID
+    assert diagnostics["status"]["status"] == "ok"
+    assert diagnostics["status"]["last_record"]["account_id"] == "**REDACTED**"
+    assert diagnostics["status"]["last_body"] == sandbox.states()[0]
+    assert diagnostics["mapping"]["soc_entity"] == "sensor.battery_soc"
+    assert diagnostics["outbox"] == {
+        "queued": 0,
+        "dropped": 0,
+        "rejected": 0,
+        "oldest": None,
+    }
+    assert diagnostics["device"]["id"] == DEFAULT_DEVICE_ID

@@ -1,0 +1,254 @@
+"""From entity states to a device state: units, sign conventions, bad input."""
+
+from datetime import UTC, datetime, timedelta
+
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+
+from custom_components.flatpeak.api import EnergyFlowDirection
+from custom_components.flatpeak.const import PowerSign, SubmissionStatus
+from custom_components.flatpeak.mapping import (
+    BatteryMapping,
+    SnapshotError,
+    build_device_state,
+    with_reference_id,
+)
+
+from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
+
+MAPPING = BatteryMapping(
+    soc_entity=SOC,
+    target_soc_entity=TARGET,
+    power_entity=POWER,
+    energy_entity=ENERGY,
+    reserve_entity=RESERVE,
+)
+WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("power", "unit", "sign", "kw", "direction"),
+    [
+        (1500, "W", PowerSign.POSITIVE_DISCHARGING, 1.5, EnergyFlowDirection.EXPORT),
+        (-1500, "W", PowerSign.POSITIVE_DISCHARGING, 1.5, EnergyFlowDirection.IMPORT),
+        (1500, "W", PowerSign.POSITIVE_CHARGING, 1.5, EnergyFlowDirection.IMPORT),
+        (-1500, "W", PowerSign.POSITIVE_CHARGING, 1.5, EnergyFlowDirection.EXPORT),
+        (3.4, "kW", PowerSign.POSITIVE_DISCHARGING, 3.4, EnergyFlowDirection.EXPORT),
+        (0.0025, "MW", PowerSign.POSITIVE_DISCHARGING, 2.5, EnergyFlowDirection.EXPORT),
+        (
+            1234.56,
+            "W",
+            PowerSign.POSITIVE_DISCHARGING,
+            1.2346,
+            EnergyFlowDirection.EXPORT,
+        ),
+        (0, "W", PowerSign.POSITIVE_DISCHARGING, 0.0, None),
+        ("-0.0", "kW", PowerSign.POSITIVE_CHARGING, 0.0, None),
+    ],
+)
+def test_power_units_and_sign(
+    hass: HomeAssistant,
+    power: float | str,
+    unit: str,
+    sign: PowerSign,
+    kw: float,
+    direction: EnergyFlowDirection | None,
+) -> None:
+    set_battery(hass, power=power, power_unit=unit)
+    mapping = BatteryMapping(
+        soc_entity=SOC, target_soc_percent=80, power_entity=POWER, power_sign=sign
+    )
+    state = build_device_state(hass, mapping, WHEN)
+    assert state.battery_power_kw == kw
+    assert state.energy_flow_direction == direction
+    body = state.to_json()
+    if direction is None:
+        assert "energy_flow_direction" not in body
+    assert body["battery_power_kw"] == kw
+
+
+@pytest.mark.parametrize(
+    ("energy", "unit", "kwh"),
+    [(6500, "Wh", 6.5), (6.5, "kWh", 6.5), (0.0065, "MWh", 6.5), (0, "kWh", 0.0)],
+)
+def test_energy_units(
+    hass: HomeAssistant, energy: float, unit: str, kwh: float
+) -> None:
+    set_battery(hass, energy=energy, energy_unit=unit)
+    assert build_device_state(hass, MAPPING, WHEN).energy_remaining_kwh == kwh
+
+
+def test_every_field(hass: HomeAssistant) -> None:
+    set_battery(hass, soc=55.5, target=90)
+    state = build_device_state(hass, MAPPING, WHEN)
+    assert state.to_json() == {
+        "time": "2026-11-28T09:00:00Z",
+        "state_of_charge_percent": 55.5,
+        "target_state_of_charge_percent": 90,
+        "battery_power_kw": 1.5,
+        "energy_flow_direction": "EXPORT",
+        "energy_remaining_kwh": 6.5,
+        "backup_reserve_percent": 15,
+    }
+
+
+def test_fixed_values(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    mapping = BatteryMapping(soc_entity=SOC, target_soc_percent=75, reserve_percent=10)
+    assert build_device_state(hass, mapping, WHEN).to_json() == {
+        "time": "2026-11-28T09:00:00Z",
+        "state_of_charge_percent": 55,
+        "target_state_of_charge_percent": 75,
+        "backup_reserve_percent": 10,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"power": "unavailable"}, "battery_power_kw"),
+        ({"power": "unknown"}, "battery_power_kw"),
+        ({"power": "n/a"}, "battery_power_kw"),
+        ({"power": "inf"}, "battery_power_kw"),
+        ({"power_unit": None}, "battery_power_kw"),
+        ({"power_unit": "A"}, "battery_power_kw"),
+        ({"energy": "nan"}, "energy_remaining_kwh"),
+        ({"energy_unit": None}, "energy_remaining_kwh"),
+        ({"energy": -1}, "energy_remaining_kwh"),
+    ],
+)
+def test_optional_values_that_cannot_be_read_are_left_out(
+    hass: HomeAssistant, changes: dict[str, object], field: str
+) -> None:
+    set_battery(hass, **changes)  # type: ignore[arg-type]
+    body = build_device_state(hass, MAPPING, WHEN).to_json()
+    assert field not in body
+    assert None not in body.values()
+    if field == "battery_power_kw":
+        assert "energy_flow_direction" not in body
+
+
+def test_optional_reserve_out_of_range_left_out(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    hass.states.async_set(RESERVE, "120", {"unit_of_measurement": "%"})
+    assert (
+        "backup_reserve_percent"
+        not in build_device_state(hass, MAPPING, WHEN).to_json()
+    )
+
+
+@pytest.mark.parametrize(
+    ("entity", "state", "attributes", "status", "key"),
+    [
+        (
+            SOC,
+            "unavailable",
+            {},
+            SubmissionStatus.WAITING_FOR_DATA,
+            "entity_unavailable",
+        ),
+        (SOC, "unknown", {}, SubmissionStatus.WAITING_FOR_DATA, "entity_unavailable"),
+        (
+            SOC,
+            "abc",
+            {"unit_of_measurement": "%"},
+            SubmissionStatus.INVALID_DATA,
+            "not_a_number",
+        ),
+        (
+            SOC,
+            "inf",
+            {"unit_of_measurement": "%"},
+            SubmissionStatus.INVALID_DATA,
+            "not_a_number",
+        ),
+        (
+            SOC,
+            "100.1",
+            {"unit_of_measurement": "%"},
+            SubmissionStatus.INVALID_DATA,
+            "out_of_range",
+        ),
+        (
+            SOC,
+            "-0.5",
+            {"unit_of_measurement": "%"},
+            SubmissionStatus.INVALID_DATA,
+            "out_of_range",
+        ),
+        (
+            SOC,
+            "0.5",
+            {"unit_of_measurement": "kWh"},
+            SubmissionStatus.INVALID_DATA,
+            "unit_not_supported",
+        ),
+        (
+            TARGET,
+            "unavailable",
+            {},
+            SubmissionStatus.WAITING_FOR_DATA,
+            "entity_unavailable",
+        ),
+    ],
+)
+def test_required_values(
+    hass: HomeAssistant,
+    entity: str,
+    state: str,
+    attributes: dict[str, str],
+    status: SubmissionStatus,
+    key: str,
+) -> None:
+    set_battery(hass)
+    hass.states.async_set(entity, state, attributes)
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, MAPPING, WHEN)
+    assert err.value.status is status
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders["entity_id"] == entity
+
+
+def test_missing_entity(hass: HomeAssistant) -> None:
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, MAPPING, WHEN)
+    assert err.value.status is SubmissionStatus.WAITING_FOR_DATA
+    assert err.value.translation_key == "entity_missing"
+
+
+def test_soc_without_unit_is_a_percentage(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    hass.states.async_set(SOC, "42")
+    assert build_device_state(hass, MAPPING, WHEN).state_of_charge_percent == 42
+
+
+def test_time_in_the_future_is_clamped(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    future = dt_util.utcnow() + timedelta(hours=1)
+    state = build_device_state(hass, MAPPING, future)
+    assert state.time <= dt_util.utcnow()
+
+
+def test_reference_id_is_stable_per_snapshot(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    first = with_reference_id("dev_1", build_device_state(hass, MAPPING, WHEN))
+    again = with_reference_id("dev_1", build_device_state(hass, MAPPING, WHEN))
+    later = with_reference_id(
+        "dev_1", build_device_state(hass, MAPPING, WHEN + timedelta(seconds=1))
+    )
+    other_device = with_reference_id("dev_2", build_device_state(hass, MAPPING, WHEN))
+    assert first.record_reference_id == again.record_reference_id
+    assert first.record_reference_id != later.record_reference_id
+    assert first.record_reference_id != other_device.record_reference_id
+    assert (
+        with_reference_id("dev_1", first).record_reference_id
+        == first.record_reference_id
+    )
+
+
+def test_entity_ids_without_duplicates() -> None:
+    mapping = BatteryMapping(
+        soc_entity=SOC, target_soc_entity=SOC, reserve_entity=RESERVE
+    )
+    assert mapping.entity_ids == [SOC, RESERVE]
