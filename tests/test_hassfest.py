@@ -15,6 +15,7 @@ import yaml
 
 from custom_components.flatpeak.api import __version__
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
+from custom_components.flatpeak.mapping import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
@@ -137,8 +138,10 @@ def test_exceptions_and_issues_translated() -> None:
 
 def test_flow_errors_translated() -> None:
     config_errors = _keys(r'errors\[[^\]]+\] = "(\w+)"', "config_flow.py")
-    mapping_errors = _keys(r'check\([^)]*"(\w+)"\)', "config_flow.py")
-    mapping_errors |= {"entity_not_found", "target_required", "entity_or_value"}
+    mapping_errors = {error for _, error in FIELD_UNITS.values()}
+    mapping_errors |= {"entity_not_found"} | _keys(r'\] = "(\w+)"', "config_flow.py")
+    mapping_errors -= {"invalid_auth", "device_not_found", "rate_limited", "unknown"}
+    mapping_errors -= {"invalid_url", "cannot_connect", "already_configured"}
     assert config_errors >= {
         "invalid_auth",
         "device_not_found",
@@ -147,6 +150,9 @@ def test_flow_errors_translated() -> None:
     }
     assert config_errors | mapping_errors <= set(STRINGS["config"]["error"])
     assert mapping_errors <= set(STRINGS["options"]["error"])
+    assert mapping_errors <= set(
+        STRINGS["issues"]["mapping_broken"]["fix_flow"]["error"]
+    )
     assert {"already_configured", "reauth_successful", "reconfigure_successful"} <= set(
         STRINGS["config"]["abort"]
     )

@@ -13,10 +13,9 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE
+from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     EntitySelector,
@@ -31,7 +30,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 import voluptuous as vol
 from yarl import URL
 
@@ -73,6 +71,7 @@ from .const import (
     LOGGER,
     PowerSign,
 )
+from .mapping import mapping_problems
 
 TEXT = TextSelector(TextSelectorConfig(autocomplete="off"))
 PASSWORD = TextSelector(
@@ -216,35 +215,9 @@ def api_url_is_safe(url: str) -> bool:
         return False
 
 
-def _entity_unit(hass: HomeAssistant, entity_id: str) -> tuple[bool, str | None]:
-    """Return whether the entity exists and its unit (state first, then registry)."""
-    if (state := hass.states.get(entity_id)) is not None:
-        return True, state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-    if (entry := er.async_get(hass).async_get(entity_id)) is not None:
-        return True, entry.unit_of_measurement
-    return False, None
-
-
 def validate_mapping(hass: HomeAssistant, mapping: Mapping[str, Any]) -> dict[str, str]:
     """Return the form errors of a mapping the coordinator could not use."""
-    errors: dict[str, str] = {}
-
-    def check(field: str, valid_units: set[str | None], error: str) -> None:
-        if (entity_id := mapping.get(field)) is None:
-            return
-        exists, unit = _entity_unit(hass, entity_id)
-        if not exists:
-            errors[field] = "entity_not_found"
-        elif unit not in valid_units:
-            errors[field] = error
-
-    percent_units: set[str | None] = {None, PERCENTAGE}
-    check(CONF_SOC_ENTITY, percent_units, "not_a_percentage")
-    check(CONF_TARGET_SOC_ENTITY, percent_units, "not_a_percentage")
-    check(CONF_RESERVE_ENTITY, percent_units, "not_a_percentage")
-    check(CONF_POWER_ENTITY, set(PowerConverter.VALID_UNITS), "invalid_power_unit")
-    check(CONF_ENERGY_ENTITY, set(EnergyConverter.VALID_UNITS), "invalid_energy_unit")
-
+    errors = mapping_problems(hass, mapping)
     target = (CONF_TARGET_SOC_ENTITY in mapping, CONF_TARGET_SOC_PERCENT in mapping)
     if all(target):
         errors[CONF_TARGET_SOC_ENTITY] = "entity_or_value"

@@ -20,9 +20,10 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.event import (
     async_call_later,
+    async_track_entity_registry_updated_event,
     async_track_point_in_utc_time,
     async_track_state_change_event,
 )
@@ -69,6 +70,7 @@ from .mapping import (
     BatteryMapping,
     SnapshotError,
     build_device_state,
+    mapping_problems,
     with_reference_id,
 )
 from .outbox import Outbox
@@ -92,6 +94,11 @@ class FlatpeakData:
 def device_issue_id(entry_id: str) -> str:
     """Return the id of the "device not found" repair issue of an entry."""
     return f"device_not_found_{entry_id}"
+
+
+def mapping_issue_id(entry_id: str) -> str:
+    """Return the id of the "mapping broken" repair issue of an entry."""
+    return f"mapping_broken_{entry_id}"
 
 
 def backoff_delay(failures: int) -> float:
@@ -176,14 +183,63 @@ class FlatpeakCoordinator(DataUpdateCoordinator[FlatpeakData]):
         await self.async_shutdown()
 
     async def _async_on_started(self, hass: HomeAssistant) -> None:
+        entity_ids = self.mapping.entity_ids
         if self.submit_on_change:
             self._unsubs.append(
-                async_track_state_change_event(
-                    hass, self.mapping.entity_ids, self._on_state_change
-                )
+                async_track_state_change_event(hass, entity_ids, self._on_state_change)
             )
+        self._unsubs.append(
+            async_track_entity_registry_updated_event(
+                hass, entity_ids, self._on_registry_update
+            )
+        )
+        self.check_mapping()
         self._schedule_heartbeat()
         self._kick()
+
+    @callback
+    def _on_registry_update(
+        self, event: Event[er.EventEntityRegistryUpdatedData]
+    ) -> None:
+        """Follow a renamed entity; re-check the mapping when one is removed."""
+        data = event.data
+        if data["action"] == "update" and "old_entity_id" in data:
+            old, new = data["old_entity_id"], data["entity_id"]
+            entry = self.config_entry
+            options = {
+                key: new if value == old else value
+                for key, value in entry.options.items()
+            }
+            LOGGER.info("Mapped entity %s was renamed to %s", old, new)
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        elif data["action"] == "remove":
+            self.check_mapping()
+
+    @callback
+    def check_mapping(self) -> None:
+        """Raise (or clear) the repair issue of a mapping that stopped working."""
+        entry = self.config_entry
+        issue_id = mapping_issue_id(entry.entry_id)
+        problems = mapping_problems(self.hass, entry.options)
+        if not problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="mapping_broken",
+            translation_placeholders={
+                "title": entry.title,
+                "entities": ", ".join(
+                    sorted(str(entry.options[field]) for field in problems)
+                ),
+            },
+            data={"entry_id": entry.entry_id},
+        )
 
     async def async_shutdown(self) -> None:
         """Stop every listener and timer and save the outbox.
@@ -262,6 +318,7 @@ class FlatpeakCoordinator(DataUpdateCoordinator[FlatpeakData]):
 
     @callback
     def _queue_snapshot(self, when: datetime) -> None:
+        self.check_mapping()
         try:
             state = self._snapshot(when)
         except SnapshotError as err:

@@ -22,9 +22,13 @@ async def async_get_config_entry_diagnostics(
     data = coordinator.data
     status = asdict(data)
     status["status"] = data.status.value
-    status["last_record"] = (
-        asdict(data.last_record) if data.last_record is not None else None
-    )
+    if data.last_success is not None:
+        status["last_success"] = data.last_success.isoformat()
+    if (record := data.last_record) is not None:
+        status["last_record"] = {
+            **asdict(record),
+            "time_created": record.time_created.isoformat(),
+        }
     return async_redact_data(
         {
             "entry": {

@@ -20,6 +20,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import (
     BaseUnitConverter,
@@ -44,6 +45,19 @@ from .const import (
 
 # Converted values keep a resolution of 0.1 W / 0.1 Wh.
 DECIMALS = 4
+
+# Which units each mapped field accepts, and the form error when it does not.
+PERCENT_UNITS: frozenset[str | None] = frozenset({None, PERCENTAGE})
+FIELD_UNITS: dict[str, tuple[frozenset[str | None], str]] = {
+    CONF_SOC_ENTITY: (PERCENT_UNITS, "not_a_percentage"),
+    CONF_TARGET_SOC_ENTITY: (PERCENT_UNITS, "not_a_percentage"),
+    CONF_RESERVE_ENTITY: (PERCENT_UNITS, "not_a_percentage"),
+    CONF_POWER_ENTITY: (frozenset(PowerConverter.VALID_UNITS), "invalid_power_unit"),
+    CONF_ENERGY_ENTITY: (
+        frozenset(EnergyConverter.VALID_UNITS),
+        "invalid_energy_unit",
+    ),
+}
 
 
 class SnapshotError(ServiceValidationError):
@@ -99,6 +113,36 @@ class BatteryMapping:
             self.reserve_entity,
         )
         return list(dict.fromkeys(i for i in ids if i))
+
+
+def entity_problem(hass: HomeAssistant, field: str, entity_id: str) -> str | None:
+    """Return why ``entity_id`` cannot feed ``field`` (a form error key), or None.
+
+    The unit comes from the state, or from the entity registry while the
+    entity is unavailable; an entity whose unit cannot be told yet passes.
+    """
+    valid_units, error = FIELD_UNITS[field]
+    state = hass.states.get(entity_id)
+    entry = er.async_get(hass).async_get(entity_id)
+    if state is None and entry is None:
+        return "entity_not_found"
+    if state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    elif entry is not None and entry.unit_of_measurement is not None:
+        unit = entry.unit_of_measurement
+    else:
+        return None
+    return None if unit in valid_units else error
+
+
+def mapping_problems(hass: HomeAssistant, options: Mapping[str, Any]) -> dict[str, str]:
+    """Return the mapped fields whose entity is missing or has an unusable unit."""
+    return {
+        field: problem
+        for field in FIELD_UNITS
+        if (entity_id := options.get(field))
+        and (problem := entity_problem(hass, field, entity_id))
+    }
 
 
 def _number(hass: HomeAssistant, entity_id: str) -> tuple[float, State]:

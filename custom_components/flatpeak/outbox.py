@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
@@ -59,6 +60,10 @@ class Outbox:
     def __len__(self) -> int:
         """Return how many records wait for delivery."""
         return len(self._records)
+
+    def __iter__(self) -> Iterator[DeviceState]:
+        """Iterate over the waiting records, oldest first."""
+        return iter(self._records)
 
     def __bool__(self) -> bool:
         """Return whether a record waits for delivery."""

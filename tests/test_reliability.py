@@ -1,0 +1,395 @@
+"""Fault injection against the sandbox: no record lost, none duplicated.
+
+After each scenario the sandbox holds every snapshot exactly once, in order,
+and the diagnostic entities told the truth meanwhile.
+"""
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant import loader
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_test_home_assistant,
+)
+
+from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
+
+from .conftest import SOC, advance, drain, set_battery, settle, state_of
+
+START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _start_time(freezer: FrozenDateTimeFactory) -> None:
+    freezer.move_to(START)
+
+
+def set_soc(hass: HomeAssistant, value: float) -> None:
+    hass.states.async_set(
+        SOC, str(value), {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+
+
+def queued_bodies(entry: MockConfigEntry) -> list[dict[str, Any]]:
+    return [state.to_json() for state in entry.runtime_data.outbox]
+
+
+def assert_exactly_once_in_order(
+    sandbox: FlatpeakSandbox, expected: list[dict[str, Any]]
+) -> None:
+    bodies = sandbox.states()
+    refs = [body["record_reference_id"] for body in bodies]
+    assert len(refs) == len(set(refs)), "a record reached Flatpeak twice"
+    assert bodies[: len(expected)] == expected
+    times = [body["time"] for body in bodies]
+    assert times == sorted(times), "records were not delivered oldest first"
+
+
+async def test_thirty_minute_outage(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_soc(hass, 50)
+    await advance(hass, freezer, 1)
+    assert len(sandbox.states()) == 1
+    delivered_before = sandbox.states()
+
+    await sandbox.stop()  # connection refused from now on
+    for step in range(180):  # 30 minutes, a change every 10 s
+        set_soc(hass, 20 + step % 60)
+        await advance(hass, freezer, 10)
+        if step == 90:
+            assert state_of(hass, "api_connection", "binary_sensor") == "off"
+            assert state_of(hass, "submission_status") == "error"
+            assert int(state_of(hass, "queued_records")) == len(
+                init_integration.runtime_data.outbox
+            )
+    queued = queued_bodies(init_integration)
+    # One snapshot per 30 s gap plus the heartbeats, every one kept.
+    assert len(queued) >= 60
+    assert state_of(hass, "queued_records") == str(len(queued))
+    assert state_of(hass, "dropped_records") == "0"
+    unavailable = [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components.flatpeak")
+        and r.levelno >= logging.WARNING
+    ]
+    assert len(unavailable) == 1, [r.getMessage() for r in unavailable]
+    assert "unavailable" in unavailable[0].getMessage()
+
+    await sandbox.start()
+    await advance(hass, freezer, 600)  # the backoff is capped at 10 minutes
+    await drain(hass, freezer, init_integration)
+    assert_exactly_once_in_order(sandbox, delivered_before + queued)
+    assert state_of(hass, "queued_records") == "0"
+    assert state_of(hass, "api_connection", "binary_sensor") == "on"
+    assert state_of(hass, "submission_status") == "ok"
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
+async def test_503_with_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sandbox.fail_next(503, endpoint="state", retry_after="120")
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "error"
+    assert state_of(hass, "api_connection", "binary_sensor") == "off"
+    await advance(hass, freezer, 119)
+    assert len(sandbox.requests_to("state")) == 1  # waited, did not retry early
+    await advance(hass, freezer, 1)
+    assert len(sandbox.requests_to("state")) == 2
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    assert state_of(hass, "submission_status") == "ok"
+
+
+@pytest.mark.parametrize("http_date", [False, True])
+async def test_429_storm(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    http_date: bool,
+) -> None:
+    set_soc(hass, 70)
+    retry_after = (
+        format_datetime(START.replace(second=26), usegmt=True) if http_date else "15"
+    )
+    sandbox.fail_next(
+        429, 1 if http_date else 5, endpoint="state", retry_after=retry_after
+    )
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "rate_limited"
+    assert state_of(hass, "api_connection", "binary_sensor") == "on"
+    for _ in range(1 if http_date else 5):
+        before = len(sandbox.requests_to("state"))
+        await advance(hass, freezer, 14)
+        assert len(sandbox.requests_to("state")) == before
+        await advance(hass, freezer, 1)
+        assert len(sandbox.requests_to("state")) == before + 1
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [70]
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_token_expiry_mid_stream(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    set_soc(hass, 40)
+    await advance(hass, freezer, 1)
+    sandbox.expire_tokens()
+    set_soc(hass, 41)
+    await advance(hass, freezer, 31)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [40, 41]
+    assert [(r.endpoint, r.status) for r in sandbox.requests[-3:]] == [
+        ("state", 401),
+        ("token", 200),
+        ("state", 200),
+    ]
+    assert state_of(hass, "submission_status") == "ok"
+    assert not hass.config_entries.flow.async_progress()
+
+
+async def test_credentials_revoked_then_restored_by_reauth(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    set_soc(hass, 30)
+    await advance(hass, freezer, 1)
+    sandbox.secret_key = "sk_test_rotated"  # the old key is refused from now on
+    sandbox.expire_tokens()
+    for value in (31, 32, 33):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    assert state_of(hass, "submission_status") == "auth_failed"
+    assert len(init_integration.runtime_data.outbox) == 3
+    [flow] = hass.config_entries.flow.async_progress()
+    assert flow["context"]["source"] == "reauth"
+    # Paused: no request per change while the credentials are refused.
+    token_requests = len(sandbox.requests_to("token"))
+    set_soc(hass, 34)
+    await advance(hass, freezer, 31)
+    assert len(sandbox.requests_to("token")) == token_requests
+    expected = queued_bodies(init_integration)
+    assert len(expected) == 4
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_SECRET_KEY: "sk_test_rotated"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await settle(hass)
+    await drain(hass, freezer, init_integration)
+    assert_exactly_once_in_order(sandbox, [sandbox.states()[0], *expected])
+    assert len(sandbox.states()) == 5
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_device_deleted_then_reconfigured(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    for value in (10, 11, 12):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    issue_id = f"device_not_found_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert len(sandbox.requests_to("state")) == 1  # paused after the 404
+    expected = queued_bodies(init_integration)
+    assert [b["state_of_charge_percent"] for b in expected] == [10, 11, 12]
+
+    sandbox.add_device(DEFAULT_DEVICE_ID)
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "account_id": sandbox.account_id,
+            "secret_key": sandbox.secret_key,
+            "device_id": DEFAULT_DEVICE_ID,
+            "advanced_options": {"api_url": sandbox.url},
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass)
+    await drain(hass, freezer, init_integration)
+    assert_exactly_once_in_order(sandbox, expected)
+    assert len(sandbox.states()) == 3
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_restart_with_a_non_empty_outbox(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await sandbox.stop()
+    for value in (80, 81, 82):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    set_soc(hass, 83)  # still coalescing when Home Assistant stops
+    expected = queued_bodies(init_integration)
+    assert len(expected) == 3
+    await hass.async_stop()
+
+    async with async_test_home_assistant() as hass2:
+        hass2.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        set_battery(hass2, soc=83)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            entry_id=init_integration.entry_id,
+            unique_id=init_integration.unique_id,
+            title=init_integration.title,
+            data=dict(init_integration.data),
+            options=dict(init_integration.options),
+        )
+        entry.add_to_hass(hass2)
+        await sandbox.start()
+        assert await hass2.config_entries.async_setup(entry.entry_id)
+        await settle(hass2)
+        for _ in range(20):
+            freezer.tick(0.5)
+            async_fire_time_changed(hass2)
+            await settle(hass2)
+        bodies = sandbox.states()
+        assert bodies[:3] == expected
+        # The change that was coalescing at shutdown was kept too.
+        assert [b["state_of_charge_percent"] for b in bodies] == [80, 81, 82, 83]
+        assert_exactly_once_in_order(sandbox, expected)
+        assert await hass2.config_entries.async_unload(entry.entry_id)
+        await hass2.async_stop(force=True)
+
+
+async def test_renamed_entity_keeps_working(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entity_registry.async_get_or_create(
+        "sensor", "demo", "soc-1", suggested_object_id="battery_soc_2"
+    )
+    # Map a registered entity, then rename it.
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={**init_integration.options, CONF_SOC_ENTITY: "sensor.battery_soc_2"},
+    )
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await settle(hass)
+    entity_registry.async_update_entity(
+        "sensor.battery_soc_2", new_entity_id="sensor.home_battery_soc"
+    )
+    await settle(hass)
+    assert init_integration.options[CONF_SOC_ENTITY] == "sensor.home_battery_soc"
+    assert init_integration.state is ConfigEntryState.LOADED
+    hass.states.async_set(
+        "sensor.home_battery_soc",
+        "66",
+        {"unit_of_measurement": "%", "device_class": "battery"},
+    )
+    await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [66]
+
+
+async def test_missing_entity_raises_a_fixable_repair_issue(
+    hass: HomeAssistant,
+    hass_client: Any,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    from homeassistant.components.repairs import DOMAIN as REPAIRS
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, REPAIRS, {})
+    issue_id = f"mapping_broken_{init_integration.entry_id}"
+    hass.states.async_remove("sensor.battery_power")
+    await advance(hass, freezer, 1)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders["entities"] == "sensor.battery_power"
+    # The optional power is left out meanwhile; the rest still flows.
+    assert "battery_power_kw" not in sandbox.states()[-1]
+
+    # A unit that cannot be converted any more is a problem too.
+    hass.states.async_set("sensor.battery_power", "5", {"unit_of_measurement": "A"})
+    await advance(hass, freezer, 31)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    client = await hass_client()
+
+    async def fix(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post(url, json=payload)
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+    flow = await fix(
+        "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue_id}
+    )
+    assert flow["step_id"] == "init"
+    options = dict(init_integration.options)
+    mapping = {
+        k: options[k]
+        for k in (
+            "state_of_charge_entity",
+            "target_state_of_charge_entity",
+            "battery_power_sign",
+            "energy_remaining_entity",
+            "backup_reserve_percent",
+        )
+    }
+    flow = await fix(
+        f"/api/repairs/issues/fix/{flow['flow_id']}",
+        {**mapping, "battery_power_entity": SOC},
+    )
+    assert flow["errors"] == {"battery_power_entity": "invalid_power_unit"}
+    flow = await fix(f"/api/repairs/issues/fix/{flow['flow_id']}", mapping)
+    assert flow["type"] == "create_entry"
+    await settle(hass)
+    assert "battery_power_entity" not in init_integration.options
+    assert init_integration.options["min_interval"] == 30
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_issue_clears_when_the_entity_is_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    issue_id = f"mapping_broken_{init_integration.entry_id}"
+    hass.states.async_remove("sensor.battery_energy")
+    await advance(hass, freezer, 1)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    hass.states.async_set("sensor.battery_energy", "5", {"unit_of_measurement": "kWh"})
+    await advance(hass, freezer, 31)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
