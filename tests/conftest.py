@@ -188,14 +188,19 @@ async def advance(hass: HomeAssistant, freezer: Any, seconds: float) -> None:
 
     from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+    # Listeners of what happened so far run at the current time first (HA
+    # 2026.3 dispatches state-change listeners on the next loop iteration).
+    await settle(hass)
     freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await settle(hass)
 
 
-async def drain(hass: HomeAssistant, freezer: Any, entry: MockConfigEntry) -> None:
+async def drain(
+    hass: HomeAssistant, freezer: Any, entry: MockConfigEntry, steps: int = 1000
+) -> None:
     """Step the clock by the backlog pace until the outbox is empty."""
-    for _ in range(1000):
+    for _ in range(steps):
         if not entry.runtime_data.outbox:
             return
         await advance(hass, freezer, 0.5)

@@ -185,6 +185,7 @@ async def test_unload_removes_listeners_and_timers(
     hass.states.async_set(
         SOC, "56", {"unit_of_measurement": "%", "device_class": "battery"}
     )
+    await hass.async_block_till_done()  # the change is seen, still coalescing
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await settle(hass)
     assert init_integration.state is ConfigEntryState.NOT_LOADED

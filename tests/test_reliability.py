@@ -253,7 +253,8 @@ async def test_restart_with_a_non_empty_outbox(
     for value in (80, 81, 82):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    set_soc(hass, 83)  # still coalescing when Home Assistant stops
+    set_soc(hass, 83)
+    await hass.async_block_till_done()  # seen, still coalescing when HA stops
     expected = queued_bodies(init_integration)
     assert len(expected) == 3
     await hass.async_stop()
@@ -330,6 +331,7 @@ async def test_missing_entity_raises_a_fixable_repair_issue(
     from homeassistant.setup import async_setup_component
 
     assert await async_setup_component(hass, REPAIRS, {})
+    await hass.async_block_till_done()  # repairs platforms load in the background
     issue_id = f"mapping_broken_{init_integration.entry_id}"
     hass.states.async_remove("sensor.battery_power")
     await advance(hass, freezer, 1)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .config_flow import MAPPING_SCHEMA, validate_mapping
 from .const import DOMAIN
 from .coordinator import mapping_issue_id
+
+if TYPE_CHECKING:
+    # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
+    from homeassistant.components.repairs import RepairsFlowResult
 
 
 class MappingRepairFlow(RepairsFlow):
