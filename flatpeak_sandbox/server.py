@@ -108,6 +108,8 @@ class FlatpeakSandbox:
         self.port = port
         self.latency = 0.0
         self.reject_credentials = False
+        # Outage: every API connection is closed unanswered (records are kept).
+        self.outage = False
         self.requests: list[RequestRecord] = []
         self.duplicates = 0
         self._clock = clock
@@ -263,7 +265,8 @@ class FlatpeakSandbox:
             request.headers.get("User-Agent"),
         )
         self.requests.append(record)
-        if (fault := self._take_fault(endpoint)) is not None:
+        fault = Fault(1, drop=True) if self.outage else self._take_fault(endpoint)
+        if fault is not None:
             if fault.drop:
                 record.status = -1
                 if request.transport is not None:
@@ -403,7 +406,9 @@ class FlatpeakSandbox:
 
     async def _handle_fault_control(self, request: web.Request) -> web.Response:
         data = await request.json()
-        if data.get("clear"):
+        if "outage" in data:
+            self.outage = bool(data["outage"])
+        elif data.get("clear"):
             self.clear_faults()
         elif data.get("drop"):
             self.drop_next(int(data.get("count", 1)), endpoint=data.get("endpoint"))

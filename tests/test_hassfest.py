@@ -208,3 +208,39 @@ def test_quality_scale_covers_every_rule() -> None:
                 assert value.get("comment"), f"{rule} is exempt without a reason"
         else:
             assert value == "done", rule
+
+
+def _labels(step: dict[str, Any], schema: Any) -> None:
+    """Every field of ``schema`` has a label (sections: a name and labels)."""
+    for key, value in schema.schema.items():
+        name = str(key)
+        if hasattr(value, "options") and hasattr(value, "schema"):  # a section
+            section = step["sections"][name]
+            assert section["name"], name
+            _labels(section, value.schema)
+        else:
+            assert step["data"][name], name
+            assert name in step.get("data_description", {}) or name == "secret_key", (
+                name
+            )
+
+
+def test_every_form_field_is_labelled() -> None:
+    from custom_components.flatpeak.config_flow import (
+        BEHAVIOUR_SCHEMA,
+        CREDENTIALS_SCHEMA,
+        MAPPING_SCHEMA,
+    )
+
+    steps = STRINGS["config"]["step"]
+    _labels(steps["user"], CREDENTIALS_SCHEMA)
+    _labels(steps["reconfigure"], CREDENTIALS_SCHEMA)
+    _labels(steps["battery"], MAPPING_SCHEMA)
+    _labels(
+        STRINGS["options"]["step"]["init"],
+        MAPPING_SCHEMA.extend(BEHAVIOUR_SCHEMA.schema),
+    )
+    _labels(
+        STRINGS["issues"]["mapping_broken"]["fix_flow"]["step"]["init"], MAPPING_SCHEMA
+    )
+    assert steps["reauth_confirm"]["data"]["secret_key"]

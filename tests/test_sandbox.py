@@ -234,3 +234,18 @@ async def test_restart_keeps_port_and_records(sandbox: FlatpeakSandbox) -> None:
     await sandbox.start()
     assert sandbox.running
     assert sandbox.port == port
+
+
+async def test_outage_over_http(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    headers = await bearer(http, sandbox)
+    async with http.post("/_sandbox/faults", json={"outage": True}) as response:
+        assert response.status == 200
+    with pytest.raises(aiohttp.ClientError):
+        await put_state(http, headers, VALID)
+    async with http.post("/_sandbox/faults", json={"outage": False}) as response:
+        assert response.status == 200
+    status, _ = await put_state(http, headers, VALID)
+    assert status == 200
+    assert len(sandbox.states()) == 1

@@ -1,0 +1,83 @@
+"""A real Home Assistant and the sandbox, each in its own process, for the session.
+
+Run alone with `scripts/test-e2e` (or `pytest -p no:homeassistant e2e`): the
+Home Assistant test harness plugin must be off, it blocks sockets.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+import time
+from typing import Any
+
+import pytest
+
+from devtools.homeassistant_process import (
+    HomeAssistantProcess,
+    Owner,
+    SandboxProcess,
+    free_port,
+    prepare_config,
+    request,
+)
+from flatpeak_sandbox import DEFAULT_DEVICE_ID
+
+BROWSER_DEVICE_ID = "dev_sandbox0000000000000002"
+
+
+@dataclass
+class Stack:
+    """What the end-to-end tests talk to."""
+
+    hass: HomeAssistantProcess
+    sandbox: SandboxProcess
+    owner: Owner
+    artifacts: Path
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call Home Assistant's REST API as the owner."""
+        return request(
+            method,
+            f"{self.hass.url}{path}",
+            json_body=body,
+            token=self.owner.access_token,
+        )
+
+
+def wait_for(
+    check: Callable[[], Any], timeout: float = 30, what: str = "condition"
+) -> Any:
+    """Poll ``check`` until it returns something truthy (a bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start the sandbox and Home Assistant on free ports; stop both at the end."""
+    root = tmp_path_factory.mktemp("e2e")
+    artifacts = Path(__file__).resolve().parent.parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    config_dir = root / "config"
+    port = free_port()
+    prepare_config(config_dir, port)
+    sandbox = SandboxProcess(
+        free_port(), root / "sandbox.log", [DEFAULT_DEVICE_ID, BROWSER_DEVICE_ID]
+    )
+    hass = HomeAssistantProcess(config_dir, port, root / "home-assistant.log")
+    try:
+        sandbox.start()
+        hass.start()
+        hass.wait_until_ready()
+        owner = hass.onboard(Owner("e2e", "e2e-password-1"))
+        yield Stack(hass, sandbox, owner, artifacts)
+    finally:
+        hass.stop()
+        sandbox.stop()
+        log = root / "home-assistant.log"
+        if log.exists():
+            (artifacts / "e2e-home-assistant.log").write_bytes(log.read_bytes())
