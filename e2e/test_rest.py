@@ -162,7 +162,9 @@ def test_diagnostic_entities(stack: Stack) -> None:
 
 def test_action_with_response(stack: Stack) -> None:
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
-    [entry_id] = [e["entry_id"] for e in entries if e["title"].endswith("(battery-0001)")]
+    [entry_id] = [
+        e["entry_id"] for e in entries if e["title"].endswith("(battery-0001)")
+    ]
     answer = stack.api(
         "POST",
         "/api/services/flatpeak/submit_device_state?return_response",

@@ -175,7 +175,7 @@ def read_percent(hass: HomeAssistant, entity_id: str) -> float:
     """Read a percentage (0-100); a unit other than % is refused."""
     value, state = _number(hass, entity_id)
     unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-    if unit not in (None, PERCENTAGE):
+    if unit not in PERCENT_UNITS:
         raise SnapshotError(
             SubmissionStatus.INVALID_DATA,
             "unit_not_supported",
