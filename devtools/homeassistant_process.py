@@ -148,9 +148,16 @@ class Owner:
 class HomeAssistantProcess:
     """Runs `hass` on a config directory; restarts it after a restart request."""
 
-    def __init__(self, config_dir: Path, port: int, log_path: Path) -> None:
-        """Remember where and how to run; nothing starts yet."""
+    def __init__(
+        self, config_dir: Path, port: int, log_path: Path, *, skip_pip: bool = False
+    ) -> None:
+        """Remember where and how to run; nothing starts yet.
+
+        ``skip_pip``: never install requirements at start (the tests use it, so
+        that a requirement missing from requirements_test.txt fails loudly).
+        """
         self.config_dir = config_dir
+        self.skip_pip = skip_pip
         self.port = port
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{port}"
@@ -170,8 +177,11 @@ class HomeAssistantProcess:
         self.starts += 1
         log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir)]
+        if self.skip_pip:
+            args.append("--skip-pip")
         self._process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir)],
+            args,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
