@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 import random
@@ -88,7 +88,7 @@ class FlatpeakData:
     last_error: str | None = None
     consecutive_failures: int = 0
     last_record: DeviceStateRecord | None = None
-    last_body: dict[str, Any] | None = field(default=None)
+    last_body: dict[str, Any] | None = None
 
 
 def device_issue_id(entry_id: str) -> str:
