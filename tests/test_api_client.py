@@ -511,3 +511,13 @@ def test_client_repr_and_base_url(session: aiohttp.ClientSession) -> None:
         repr(err)
         == "FlatpeakRateLimitError(status=429, code='rate_limited', message='slow down')"
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.flatpeak.com", "http://10.0.0.2:8080", "ftp://x"]
+)
+def test_client_refuses_clear_text_urls(
+    session: aiohttp.ClientSession, url: str
+) -> None:
+    with pytest.raises(ValueError, match="https"):
+        FlatpeakClient(session, "acc_1", "sk_live_secret", base_url=url)

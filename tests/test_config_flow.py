@@ -10,7 +10,8 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flatpeak.config_flow import SECTION_ADVANCED, api_url_is_safe
+from custom_components.flatpeak.api import api_url_is_safe
+from custom_components.flatpeak.config_flow import SECTION_ADVANCED
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,

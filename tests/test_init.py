@@ -144,3 +144,20 @@ async def test_diagnostics_redact_secrets(
         "oldest": None,
     }
     assert diagnostics["device"]["id"] == DEFAULT_DEVICE_ID
+
+
+async def test_setup_refuses_an_insecure_url(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    port = sandbox.port
+    config_entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=DEFAULT_DEVICE_ID,
+        data={**config_entry.data, "api_url": f"http://192.0.2.1:{port}"},
+        options=config_entry.options,
+    )
+    await setup(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert config_entry.reason is not None
+    assert "clear text" in config_entry.reason
+    assert sandbox.requests == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -55,7 +55,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     Refused credentials fail the setup (and start reauth). An unreachable API
     does not: snapshots are queued in the outbox until Flatpeak is back.
     """
-    client = create_client(hass, dict(entry.data))
+    try:
+        client = create_client(hass, dict(entry.data))
+    except ValueError as err:
+        # The flows refuse such a URL; this guards entries edited by hand.
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="insecure_api_url",
+            translation_placeholders={"url": str(entry.data.get(CONF_API_URL))},
+        ) from err
     device_id = entry.data[CONF_DEVICE_ID]
     device: Device | None = None
     missing: FlatpeakNotFoundError | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-import ipaddress
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass
@@ -31,7 +30,6 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 import voluptuous as vol
-from yarl import URL
 
 from . import create_client
 from .api import (
@@ -43,6 +41,7 @@ from .api import (
     FlatpeakNotFoundError,
     FlatpeakRateLimitError,
     FlatpeakServerError,
+    api_url_is_safe,
 )
 from .const import (
     CONF_ACCOUNT_ID,
@@ -189,30 +188,6 @@ INTEGER_OPTIONS = (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_RECORDS,
 )
-
-
-def api_url_is_safe(url: str) -> bool:
-    """Return whether credentials may be sent to ``url``.
-
-    Only ``https://`` is accepted, except ``http://`` to a loopback host (the
-    local sandbox): credentials never cross a network in clear text.
-    """
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    if not parsed.host or parsed.user or parsed.password or parsed.query_string:
-        return False
-    if parsed.scheme == "https":
-        return True
-    if parsed.scheme != "http":
-        return False
-    if parsed.host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parsed.host).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_mapping(hass: HomeAssistant, mapping: Mapping[str, Any]) -> dict[str, str]:

@@ -3,7 +3,13 @@
 This package has no Home Assistant imports: it could be published on PyPI as-is.
 """
 
-from .client import DEFAULT_BASE_URL, FlatpeakClient, __version__, parse_retry_after
+from .client import (
+    DEFAULT_BASE_URL,
+    FlatpeakClient,
+    __version__,
+    api_url_is_safe,
+    parse_retry_after,
+)
 from .exceptions import (
     FlatpeakAuthenticationError,
     FlatpeakConnectionError,
@@ -36,5 +42,6 @@ __all__ = [
     "FlatpeakTimeoutError",
     "FlatpeakValidationError",
     "__version__",
+    "api_url_is_safe",
     "parse_retry_after",
 ]

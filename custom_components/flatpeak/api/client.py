@@ -7,6 +7,7 @@ import base64
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+import ipaddress
 import json
 import logging
 import time
@@ -38,6 +39,30 @@ TOKEN_REFRESH_MARGIN = 60.0
 USER_AGENT = f"HomeAssistant-Flatpeak/{__version__}"
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def api_url_is_safe(url: str) -> bool:
+    """Return whether credentials may be sent to ``url``.
+
+    Only ``https://`` is accepted, except ``http://`` to a loopback host (the
+    local sandbox): credentials never cross a network in clear text.
+    """
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return False
+    if not parsed.host or parsed.user or parsed.password or parsed.query_string:
+        return False
+    if parsed.scheme == "https":
+        return True
+    if parsed.scheme != "http":
+        return False
+    if parsed.host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parsed.host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_retry_after(
@@ -75,7 +100,13 @@ class FlatpeakClient:
         user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Initialise the client; nothing is sent until a method is called."""
+        """Initialise the client; nothing is sent until a method is called.
+
+        Raise ``ValueError`` for a base URL that would send the credentials in
+        clear text over a network (see ``api_url_is_safe``).
+        """
+        if not api_url_is_safe(base_url):
+            raise ValueError("The API URL must be https:// (or http:// to loopback)")
         self._session = session
         self._basic_auth = "Basic " + base64.b64encode(
             f"{account_id}:{secret_key}".encode()
