@@ -119,6 +119,13 @@ def set_battery(
     hass.states.async_set(RESERVE, "15", {"unit_of_measurement": "%"})
 
 
+def set_soc(hass: HomeAssistant, value: float | str) -> None:
+    """Change the simulated battery's state of charge."""
+    hass.states.async_set(
+        SOC, str(value), {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+
+
 @pytest.fixture
 def battery(hass: HomeAssistant) -> None:
     """Give the simulated battery its initial states."""

@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flatpeak.const import SubmissionStatus
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import ENERGY, POWER, SOC, advance, settle, state_of
+from .conftest import ENERGY, POWER, SOC, advance, set_soc, settle, state_of
 
 START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
 
@@ -36,9 +36,7 @@ async def test_burst_coalesced_into_one_snapshot(
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    hass.states.async_set(
-        SOC, "56", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "56")
     change_time = hass.states.get(SOC).last_updated
     freezer.tick(timedelta(milliseconds=20))
     hass.states.async_set(
@@ -72,17 +70,13 @@ async def test_minimum_gap(
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    hass.states.async_set(
-        SOC, "56", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "56")
     await advance(hass, freezer, 1)
     assert len(sandbox.states()) == 1
     # Three changes inside the 30 s gap: one submission when it ends, latest values.
     for soc in ("57", "58", "59"):
         await advance(hass, freezer, 5)
-        hass.states.async_set(
-            SOC, soc, {"unit_of_measurement": "%", "device_class": "battery"}
-        )
+        set_soc(hass, soc)
     last = hass.states.get(SOC).last_updated
     await advance(hass, freezer, 5)
     assert len(sandbox.states()) == 1
@@ -127,13 +121,9 @@ async def test_heartbeat_carries_a_pending_change(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await advance(hass, freezer, 280)  # 10:04:50
-    hass.states.async_set(
-        SOC, "60", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "60")
     await advance(hass, freezer, 1)
-    hass.states.async_set(
-        SOC, "61", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "61")
     await advance(hass, freezer, 9)  # 10:05:00: heartbeat inside the gap
     await advance(hass, freezer, 60)
     bodies = sandbox.states()
@@ -160,17 +150,13 @@ async def test_required_value_missing_means_no_submission(
     soc: str,
     status: str,
 ) -> None:
-    hass.states.async_set(
-        SOC, soc, {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, soc)
     await advance(hass, freezer, 1)
     assert sandbox.states() == []
     assert state_of(hass, "submission_status") == status
     assert SOC in state_of(hass, "last_error")
     # Once the value is back, the next change submits and the status recovers.
-    hass.states.async_set(
-        SOC, "40", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "40")
     await advance(hass, freezer, 31)
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [40]
     assert state_of(hass, "submission_status") == SubmissionStatus.OK
@@ -182,16 +168,12 @@ async def test_unload_removes_listeners_and_timers(
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    hass.states.async_set(
-        SOC, "56", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "56")
     await hass.async_block_till_done()  # the change is seen, still coalescing
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await settle(hass)
     assert init_integration.state is ConfigEntryState.NOT_LOADED
-    hass.states.async_set(
-        SOC, "57", {"unit_of_measurement": "%", "device_class": "battery"}
-    )
+    set_soc(hass, "57")
     await advance(hass, freezer, 3600)
     assert sandbox.states() == []
     # The change that was still coalescing at unload was kept, and is delivered

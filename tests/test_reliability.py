@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, set_battery, settle, state_of
+from .conftest import SOC, advance, drain, set_battery, set_soc, settle, state_of
 
 START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
 
@@ -33,12 +33,6 @@ START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _start_time(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(START)
-
-
-def set_soc(hass: HomeAssistant, value: float) -> None:
-    hass.states.async_set(
-        SOC, str(value), {"unit_of_measurement": "%", "device_class": "battery"}
-    )
 
 
 def queued_bodies(entry: MockConfigEntry) -> list[dict[str, Any]]:

@@ -171,6 +171,15 @@ def _number(hass: HomeAssistant, entity_id: str) -> tuple[float, State]:
     return value, state
 
 
+def _out_of_range(entity_id: str, value: float) -> SnapshotError:
+    return SnapshotError(
+        SubmissionStatus.INVALID_DATA,
+        "out_of_range",
+        entity_id=entity_id,
+        value=f"{value:g}",
+    )
+
+
 def read_percent(hass: HomeAssistant, entity_id: str) -> float:
     """Read a percentage (0-100); a unit other than % is refused."""
     value, state = _number(hass, entity_id)
@@ -184,12 +193,7 @@ def read_percent(hass: HomeAssistant, entity_id: str) -> float:
             expected=PERCENTAGE,
         )
     if not 0 <= value <= 100:
-        raise SnapshotError(
-            SubmissionStatus.INVALID_DATA,
-            "out_of_range",
-            entity_id=entity_id,
-            value=f"{value:g}",
-        )
+        raise _out_of_range(entity_id, value)
     return value
 
 
@@ -230,12 +234,7 @@ def read_energy(hass: HomeAssistant, entity_id: str) -> float:
     """Read the energy remaining in kWh; a negative value is refused."""
     kwh = _convert(hass, entity_id, EnergyConverter, UnitOfEnergy.KILO_WATT_HOUR)
     if kwh < 0:
-        raise SnapshotError(
-            SubmissionStatus.INVALID_DATA,
-            "out_of_range",
-            entity_id=entity_id,
-            value=f"{kwh:g}",
-        )
+        raise _out_of_range(entity_id, kwh)
     return kwh
 
 
