@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 import hashlib
@@ -171,6 +171,26 @@ def _number(hass: HomeAssistant, entity_id: str) -> tuple[float, State]:
     return value, state
 
 
+def _number_in(
+    hass: HomeAssistant,
+    entity_id: str,
+    valid_units: Collection[str | None],
+    expected: str,
+) -> tuple[float, str | None]:
+    """Read a number and its unit; a unit outside ``valid_units`` is refused."""
+    value, state = _number(hass, entity_id)
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit not in valid_units:
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "unit_not_supported",
+            entity_id=entity_id,
+            unit=str(unit),
+            expected=expected,
+        )
+    return value, unit
+
+
 def _out_of_range(entity_id: str, value: float) -> SnapshotError:
     return SnapshotError(
         SubmissionStatus.INVALID_DATA,
@@ -182,16 +202,7 @@ def _out_of_range(entity_id: str, value: float) -> SnapshotError:
 
 def read_percent(hass: HomeAssistant, entity_id: str) -> float:
     """Read a percentage (0-100); a unit other than % is refused."""
-    value, state = _number(hass, entity_id)
-    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-    if unit not in PERCENT_UNITS:
-        raise SnapshotError(
-            SubmissionStatus.INVALID_DATA,
-            "unit_not_supported",
-            entity_id=entity_id,
-            unit=str(unit),
-            expected=PERCENTAGE,
-        )
+    value, _ = _number_in(hass, entity_id, PERCENT_UNITS, PERCENTAGE)
     if not 0 <= value <= 100:
         raise _out_of_range(entity_id, value)
     return value
@@ -203,16 +214,7 @@ def _convert(
     converter: type[BaseUnitConverter],
     target: str,
 ) -> float:
-    value, state = _number(hass, entity_id)
-    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-    if unit not in converter.VALID_UNITS:
-        raise SnapshotError(
-            SubmissionStatus.INVALID_DATA,
-            "unit_not_supported",
-            entity_id=entity_id,
-            unit=str(unit),
-            expected=target,
-        )
+    value, unit = _number_in(hass, entity_id, converter.VALID_UNITS, target)
     return round(converter.convert(value, unit, target), DECIMALS)
 
 
