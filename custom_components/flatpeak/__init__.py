@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
@@ -25,7 +25,8 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import FlatpeakConfigEntry, FlatpeakCoordinator, device_issue_id
+from .coordinator import FlatpeakConfigEntry, FlatpeakCoordinator
+from .issues import async_delete_device_issue, async_delete_issues
 from .outbox import async_remove_outbox
 from .services import async_setup_services
 
@@ -81,7 +82,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
             err.message,
         )
     else:
-        ir.async_delete_issue(hass, DOMAIN, device_issue_id(entry.entry_id))
+        async_delete_device_issue(hass, entry.entry_id)
 
     coordinator = FlatpeakCoordinator(hass, entry, client, device)
     if device is not None:
@@ -104,5 +105,5 @@ async def async_unload_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) ->
 
 async def async_remove_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
     """Delete the saved outbox and the repair issues of a removed entry."""
-    ir.async_delete_issue(hass, DOMAIN, device_issue_id(entry.entry_id))
+    async_delete_issues(hass, entry.entry_id)
     await async_remove_outbox(hass, entry.entry_id)

@@ -20,7 +20,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import (
     async_call_later,
     async_track_entity_registry_updated_event,
@@ -66,6 +66,11 @@ from .const import (
     LOGGER,
     SubmissionStatus,
 )
+from .issues import (
+    async_create_device_issue,
+    async_create_mapping_issue,
+    async_delete_mapping_issue,
+)
 from .mapping import (
     BatteryMapping,
     SnapshotError,
@@ -89,16 +94,6 @@ class FlatpeakData:
     consecutive_failures: int = 0
     last_record: DeviceStateRecord | None = None
     last_body: dict[str, Any] | None = None
-
-
-def device_issue_id(entry_id: str) -> str:
-    """Return the id of the "device not found" repair issue of an entry."""
-    return f"device_not_found_{entry_id}"
-
-
-def mapping_issue_id(entry_id: str) -> str:
-    """Return the id of the "mapping broken" repair issue of an entry."""
-    return f"mapping_broken_{entry_id}"
 
 
 def backoff_delay(failures: int) -> float:
@@ -220,25 +215,14 @@ class FlatpeakCoordinator(DataUpdateCoordinator[FlatpeakData]):
     def check_mapping(self) -> None:
         """Raise (or clear) the repair issue of a mapping that stopped working."""
         entry = self.config_entry
-        issue_id = mapping_issue_id(entry.entry_id)
         problems = mapping_problems(self.hass, entry.options)
         if not problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            async_delete_mapping_issue(self.hass, entry.entry_id)
             return
-        ir.async_create_issue(
+        async_create_mapping_issue(
             self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="mapping_broken",
-            translation_placeholders={
-                "title": entry.title,
-                "entities": ", ".join(
-                    sorted(str(entry.options[field]) for field in problems)
-                ),
-            },
-            data={"entry_id": entry.entry_id},
+            entry,
+            ", ".join(sorted(str(entry.options[field]) for field in problems)),
         )
 
     async def async_shutdown(self) -> None:
@@ -494,18 +478,7 @@ class FlatpeakCoordinator(DataUpdateCoordinator[FlatpeakData]):
         Reconfiguring the entry (a new device ID) reloads it and resumes.
         """
         self._pause(SubmissionStatus.ERROR, err)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            device_issue_id(self.config_entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="device_not_found",
-            translation_placeholders={
-                "device_id": self.device_id,
-                "title": self.config_entry.title,
-            },
-        )
+        async_create_device_issue(self.hass, self.config_entry, self.device_id)
 
     def _pause(self, status: SubmissionStatus, err: FlatpeakError) -> None:
         LOGGER.error("Submissions to Flatpeak paused: %s", err.message)

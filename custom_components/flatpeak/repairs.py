@@ -6,11 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 
 from .config_flow import MAPPING_SCHEMA, validate_mapping
-from .const import DOMAIN
-from .coordinator import mapping_issue_id
+from .issues import async_delete_mapping_issue
 
 if TYPE_CHECKING:
     # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
@@ -43,9 +41,7 @@ class MappingRepairFlow(RepairsFlow):
                 self.hass.config_entries.async_update_entry(
                     entry, options={**behaviour, **user_input}
                 )
-                ir.async_delete_issue(
-                    self.hass, DOMAIN, mapping_issue_id(entry.entry_id)
-                )
+                async_delete_mapping_issue(self.hass, entry.entry_id)
                 await self.hass.config_entries.async_reload(entry.entry_id)
                 return self.async_create_entry(data={})
         return self.async_show_form(
