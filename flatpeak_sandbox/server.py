@@ -50,8 +50,10 @@ class Fault:
     endpoint: str | None = None  # "token", "device", "state" or None for all
     retry_after: str | None = None
     code: str | None = None
-    body: str | None = None  # raw body instead of the error envelope
+    body: str | bytes | None = None  # raw body instead of the error envelope
     drop: bool = False  # close the connection without an answer
+    headers: dict[str, str] | None = None  # extra response headers
+    content_type: str = "application/json"
 
 
 @dataclass(slots=True)
@@ -64,6 +66,7 @@ class RequestRecord:
     status: int
     body: Any = None
     user_agent: str | None = None
+    raw_path: str = ""  # the path as sent, percent-encoding kept
 
 
 @dataclass(slots=True)
@@ -186,11 +189,26 @@ class FlatpeakSandbox:
         endpoint: str | None = None,
         retry_after: str | None = None,
         code: str | None = None,
-        body: str | None = None,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> None:
-        """Answer the next ``count`` matching requests with ``status``."""
+        """Answer the next ``count`` matching requests with ``status``.
+
+        ``body`` (text or raw bytes) replaces the error envelope; ``headers``
+        are added to the answer, sent with ``content_type``.
+        """
         self._faults.append(
-            Fault(count, status, endpoint, retry_after, code=code, body=body)
+            Fault(
+                count,
+                status,
+                endpoint,
+                retry_after,
+                code=code,
+                body=body,
+                headers=headers,
+                content_type=content_type,
+            )
         )
 
     def drop_next(self, count: int = 1, *, endpoint: str | None = None) -> None:
@@ -221,11 +239,12 @@ class FlatpeakSandbox:
 
     @staticmethod
     def _endpoint(request: web.Request) -> str:
-        path = request.path
-        if path == "/auth/tokens":
+        # The raw path: a percent-encoded "/" inside an ID is not a separator.
+        segments = request.rel_url.raw_path.split("/")[1:]
+        if segments == ["auth", "tokens"]:
             return "token"
-        if path.startswith("/devices/"):
-            return "state" if path.endswith("/state") else "device"
+        if segments[0] == "devices":
+            return "state" if segments[2:] == ["state"] else "device"
         return "control"
 
     def _take_fault(self, endpoint: str) -> Fault | None:
@@ -263,6 +282,7 @@ class FlatpeakSandbox:
             0,
             body,
             request.headers.get("User-Agent"),
+            request.raw_path,
         )
         self.requests.append(record)
         fault = Fault(1, drop=True) if self.outage else self._take_fault(endpoint)
@@ -273,13 +293,14 @@ class FlatpeakSandbox:
                     request.transport.abort()
                 return web.Response(status=500)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            headers.update(fault.headers or {})
             record.status = fault.status
             if fault.body is not None:
+                raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
                 return web.Response(
                     status=fault.status,
-                    text=fault.body,
-                    headers=headers,
-                    content_type="application/json",
+                    body=raw,
+                    headers={"Content-Type": fault.content_type, **headers},
                 )
             return self._error(
                 fault.status,
