@@ -253,6 +253,21 @@ async def test_data_call_refused_twice_raises_auth_error(
     ]
 
 
+async def test_put_refused_after_refresh_is_auth(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    """A 401 from the PUT with a fresh token is refused credentials, not a verdict."""
+    sandbox.fail_next(401, 2, endpoint="state", code="unauthorized")
+    with pytest.raises(FlatpeakAuthenticationError):
+        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert [(r.endpoint, r.status) for r in sandbox.requests] == [
+        ("token", 200),
+        ("state", 401),
+        ("token", 200),
+        ("state", 401),
+    ]
+
+
 @pytest.mark.parametrize("status", [401, 403])
 async def test_token_refused_raises_auth_error(
     client: FlatpeakClient, sandbox: FlatpeakSandbox, status: int
