@@ -14,7 +14,12 @@ import signal
 import sys
 import time
 
-from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
+from flatpeak_sandbox import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_DEVICE_ID,
+    DEFAULT_SECRET_KEY,
+    DEMO_DEVICES,
+)
 
 from .homeassistant_process import (
     REPO,
@@ -27,6 +32,14 @@ from .homeassistant_process import (
 OWNER = Owner(username="demo", password="flatpeak-demo")
 
 
+def demo_devices_text() -> str:
+    """Return the demo batteries, one line each, for "one entry per battery"."""
+    return "\n".join(
+        f"                         {device_id}  ({fields['manufacturer']} {fields['model']})"
+        for device_id, fields in DEMO_DEVICES.items()
+    )
+
+
 def main() -> int:
     """Run until interrupted."""
     ha_port = int(os.environ.get("FLATPEAK_HA_PORT", "8123"))
@@ -35,7 +48,9 @@ def main() -> int:
     logs = config_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    sandbox = SandboxProcess(sandbox_port, logs / "sandbox.log", [DEFAULT_DEVICE_ID])
+    sandbox = SandboxProcess(
+        sandbox_port, logs / "sandbox.log", [DEFAULT_DEVICE_ID, *DEMO_DEVICES]
+    )
     hass = HomeAssistantProcess(config_dir, ha_port, logs / "home-assistant.log")
     prepare_config(config_dir, ha_port)
     started = time.monotonic()
@@ -55,6 +70,8 @@ Flatpeak for Home Assistant: development instance (ready in {time.monotonic() - 
     Account ID           {DEFAULT_ACCOUNT_ID}
     Secret key           {DEFAULT_SECRET_KEY}
     Flatpeak device ID   {DEFAULT_DEVICE_ID}
+      more batteries (add one entry each):
+{demo_devices_text()}
     Advanced options -> API URL   {sandbox.url}
   Then map the simulated battery:
     State of charge      sensor.demo_battery_state_of_charge
@@ -62,7 +79,9 @@ Flatpeak for Home Assistant: development instance (ready in {time.monotonic() - 
     Battery power        sensor.demo_battery_power (positive = discharging)
     Energy remaining     sensor.demo_battery_energy_remaining
 
-  States received by the sandbox: {sandbox.url}/_sandbox  (JSON: {sandbox.url}/_sandbox/states)
+  Sandbox page: {sandbox.url}/_sandbox  (JSON: {sandbox.url}/_sandbox/states)
+    the states it received, and buttons for the faults to try: outage,
+    refuse credentials, unknown device, next answer 429 / 503 / 422
   Logs: {logs}/home-assistant.log, {logs}/sandbox.log
 
 Ctrl-C stops both.""",

@@ -5,6 +5,7 @@ from .server import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_DEVICE_ID,
     DEFAULT_SECRET_KEY,
+    DEMO_DEVICES,
     FlatpeakSandbox,
     StoredState,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_DEVICE_ID",
     "DEFAULT_SECRET_KEY",
+    "DEMO_DEVICES",
     "DEVICE_STATE_SUBMIT_SCHEMA",
     "FlatpeakSandbox",
     "SchemaError",

@@ -15,7 +15,6 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import html
 import json
 import secrets
 import time
@@ -23,11 +22,30 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from .page import flag, render_page
 from .schema import SchemaError, validate_device_state
 
 DEFAULT_ACCOUNT_ID = "acc_sandbox0000000000000000"
 DEFAULT_SECRET_KEY = "sk_test_sandbox_secret"
 DEFAULT_DEVICE_ID = "dev_sandbox0000000000000001"
+# Batteries of several makes for the demo ("one entry per battery").
+DEMO_DEVICES: dict[str, dict[str, str]] = {
+    "dev_demo1": {
+        "manufacturer": "Sandbox Energy",
+        "model": "PowerBank 5",
+        "reference_id": "demo-garage",
+    },
+    "dev_demo2": {
+        "manufacturer": "Acme Storage",
+        "model": "Home 13.5",
+        "reference_id": "demo-loft",
+    },
+    "dev_demo3": {
+        "manufacturer": "Volta Cells",
+        "model": "Wall 20",
+        "reference_id": "demo-barn",
+    },
+}
 
 TokenResponse = Callable[[str, float], dict[str, Any]]
 
@@ -50,8 +68,10 @@ class Fault:
     endpoint: str | None = None  # "token", "device", "state" or None for all
     retry_after: str | None = None
     code: str | None = None
-    body: str | None = None  # raw body instead of the error envelope
+    body: str | bytes | None = None  # raw body instead of the error envelope
     drop: bool = False  # close the connection without an answer
+    headers: dict[str, str] | None = None  # extra response headers
+    content_type: str = "application/json"
 
 
 @dataclass(slots=True)
@@ -64,6 +84,7 @@ class RequestRecord:
     status: int
     body: Any = None
     user_agent: str | None = None
+    raw_path: str = ""  # the path as sent, percent-encoding kept
 
 
 @dataclass(slots=True)
@@ -110,6 +131,8 @@ class FlatpeakSandbox:
         self.reject_credentials = False
         # Outage: every API connection is closed unanswered (records are kept).
         self.outage = False
+        # Unknown device: every device answers 404 (its records are kept).
+        self.unknown_device = False
         self.requests: list[RequestRecord] = []
         self.duplicates = 0
         self._clock = clock
@@ -174,6 +197,28 @@ class FlatpeakSandbox:
         }
         self._states.setdefault(device_id, [])
 
+    @property
+    def devices(self) -> dict[str, dict[str, Any]]:
+        """Return the known devices' JSON, by device ID."""
+        return dict(self._devices)
+
+    @property
+    def pending_faults(self) -> int:
+        """Return how many scripted answers are still to be given."""
+        return sum(fault.count for fault in self._faults if not fault.drop)
+
+    def all_stored_newest_first(self) -> list[StoredState]:
+        """Return every accepted record, newest first per device."""
+        return [
+            stored for states in self._states.values() for stored in reversed(states)
+        ]
+
+    def set_reject_credentials(self, reject: bool) -> None:
+        """Refuse (or accept again) the credentials; refusing revokes every token."""
+        self.reject_credentials = reject
+        if reject:
+            self.expire_tokens()
+
     def remove_device(self, device_id: str) -> None:
         """Forget ``device_id``: its endpoints answer 404 from now on."""
         self._devices.pop(device_id, None)
@@ -186,11 +231,26 @@ class FlatpeakSandbox:
         endpoint: str | None = None,
         retry_after: str | None = None,
         code: str | None = None,
-        body: str | None = None,
+        body: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> None:
-        """Answer the next ``count`` matching requests with ``status``."""
+        """Answer the next ``count`` matching requests with ``status``.
+
+        ``body`` (text or raw bytes) replaces the error envelope; ``headers``
+        are added to the answer, sent with ``content_type``.
+        """
         self._faults.append(
-            Fault(count, status, endpoint, retry_after, code=code, body=body)
+            Fault(
+                count,
+                status,
+                endpoint,
+                retry_after,
+                code=code,
+                body=body,
+                headers=headers,
+                content_type=content_type,
+            )
         )
 
     def drop_next(self, count: int = 1, *, endpoint: str | None = None) -> None:
@@ -221,11 +281,12 @@ class FlatpeakSandbox:
 
     @staticmethod
     def _endpoint(request: web.Request) -> str:
-        path = request.path
-        if path == "/auth/tokens":
+        # The raw path: a percent-encoded "/" inside an ID is not a separator.
+        segments = request.rel_url.raw_path.split("/")[1:]
+        if segments == ["auth", "tokens"]:
             return "token"
-        if path.startswith("/devices/"):
-            return "state" if path.endswith("/state") else "device"
+        if segments[0] == "devices":
+            return "state" if segments[2:] == ["state"] else "device"
         return "control"
 
     def _take_fault(self, endpoint: str) -> Fault | None:
@@ -263,6 +324,7 @@ class FlatpeakSandbox:
             0,
             body,
             request.headers.get("User-Agent"),
+            request.raw_path,
         )
         self.requests.append(record)
         fault = Fault(1, drop=True) if self.outage else self._take_fault(endpoint)
@@ -273,13 +335,14 @@ class FlatpeakSandbox:
                     request.transport.abort()
                 return web.Response(status=500)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            headers.update(fault.headers or {})
             record.status = fault.status
             if fault.body is not None:
+                raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
                 return web.Response(
                     status=fault.status,
-                    text=fault.body,
-                    headers=headers,
-                    content_type="application/json",
+                    body=raw,
+                    headers={"Content-Type": fault.content_type, **headers},
                 )
             return self._error(
                 fault.status,
@@ -350,7 +413,7 @@ class FlatpeakSandbox:
         if not self._authorized(request):
             return self._error(401, "unauthorized", "Missing or expired bearer token")
         device = self._devices.get(request.match_info["device_id"])
-        if device is None:
+        if device is None or self.unknown_device:
             return self._error(404, "not_found", "Device not found")
         return web.json_response(device)
 
@@ -358,7 +421,7 @@ class FlatpeakSandbox:
         if not self._authorized(request):
             return self._error(401, "unauthorized", "Missing or expired bearer token")
         device_id = request.match_info["device_id"]
-        if device_id not in self._devices:
+        if device_id not in self._devices or self.unknown_device:
             return self._error(404, "not_found", "Device not found")
         body = request["json"]
         try:
@@ -405,12 +468,34 @@ class FlatpeakSandbox:
         )
 
     async def _handle_fault_control(self, request: web.Request) -> web.Response:
-        data = await request.json()
+        """Apply a control posted as JSON (tests) or as a form (the page)."""
+        from_page = request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
+        try:
+            data: Any = (
+                dict(await request.post()) if from_page else await request.json()
+            )
+            self._apply_control(data)
+        except (KeyError, TypeError, ValueError) as err:
+            return self._error(400, "invalid_control", f"Invalid control: {err!r}")
+        if from_page:
+            raise web.HTTPSeeOther("/_sandbox")
+        return web.json_response({"faults": len(self._faults)})
+
+    def _apply_control(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise TypeError("the control must be a JSON object")
         if "outage" in data:
-            self.outage = bool(data["outage"])
-        elif data.get("clear"):
+            self.outage = flag(data["outage"])
+        elif "reject_credentials" in data:
+            self.set_reject_credentials(flag(data["reject_credentials"]))
+        elif "unknown_device" in data:
+            self.unknown_device = flag(data["unknown_device"])
+        elif flag(data.get("clear")):
             self.clear_faults()
-        elif data.get("drop"):
+        elif flag(data.get("drop")):
             self.drop_next(int(data.get("count", 1)), endpoint=data.get("endpoint"))
         else:
             self.fail_next(
@@ -418,21 +503,8 @@ class FlatpeakSandbox:
                 int(data.get("count", 1)),
                 endpoint=data.get("endpoint"),
                 retry_after=data.get("retry_after"),
+                code=data.get("code"),
             )
-        return web.json_response({"faults": len(self._faults)})
 
     async def _handle_page(self, request: web.Request) -> web.Response:
-        rows = "".join(
-            f"<tr><td>{html.escape(stored.id)}</td><td>{html.escape(stored.device_id)}</td><td><code>{html.escape(json.dumps(stored.body))}</code></td></tr>"
-            for states in self._states.values()
-            for stored in reversed(states)
-        )
-        page = (
-            "<!doctype html><title>Flatpeak sandbox</title>"
-            "<h1>Flatpeak sandbox</h1>"
-            f"<p>Account <code>{html.escape(self.account_id)}</code>; devices: "
-            f"{html.escape(', '.join(self._devices))}</p>"
-            "<table border=1><tr><th>Record</th><th>Device</th><th>Body</th></tr>"
-            f"{rows}</table>"
-        )
-        return web.Response(text=page, content_type="text/html")
+        return web.Response(text=render_page(self), content_type="text/html")

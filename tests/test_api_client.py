@@ -4,13 +4,17 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 import logging
+from typing import Self, cast
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from custom_components.flatpeak.api import (
+    MAX_RETRY_AFTER,
     DeviceState,
     EnergyFlowDirection,
+    FlatpeakApiUrlError,
     FlatpeakAuthenticationError,
     FlatpeakClient,
     FlatpeakConnectionError,
@@ -18,12 +22,14 @@ from custom_components.flatpeak.api import (
     FlatpeakNotFoundError,
     FlatpeakRateLimitError,
     FlatpeakResponseError,
+    FlatpeakRetryableError,
     FlatpeakServerError,
     FlatpeakTimeoutError,
     FlatpeakValidationError,
     __version__,
     parse_retry_after,
 )
+from custom_components.flatpeak.api.models import format_time
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import SandboxFactory
@@ -90,6 +96,7 @@ async def test_submit_device_state(
         record_reference_id="ref-1",
     )
     record = await client.submit_device_state(DEFAULT_DEVICE_ID, state)
+    assert record.id is not None
     assert record.id.startswith("dsr_")
     assert record.device_id == DEFAULT_DEVICE_ID
     assert record.account_id == sandbox.account_id
@@ -220,6 +227,7 @@ async def test_expired_token_refreshed_once_and_retried(
     await client.get_device(DEFAULT_DEVICE_ID)
     sandbox.expire_tokens()
     record = await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert record.id is not None
     assert record.id.startswith("dsr_")
     assert [(r.endpoint, r.status) for r in sandbox.requests] == [
         ("token", 200),
@@ -242,6 +250,21 @@ async def test_data_call_refused_twice_raises_auth_error(
         "device",
         "token",
         "device",
+    ]
+
+
+async def test_put_refused_after_refresh_is_auth(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    """A 401 from the PUT with a fresh token is refused credentials, not a verdict."""
+    sandbox.fail_next(401, 2, endpoint="state", code="unauthorized")
+    with pytest.raises(FlatpeakAuthenticationError):
+        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert [(r.endpoint, r.status) for r in sandbox.requests] == [
+        ("token", 200),
+        ("state", 401),
+        ("token", 200),
+        ("state", 401),
     ]
 
 
@@ -278,7 +301,7 @@ async def test_wrong_secret(
         (429, FlatpeakRateLimitError, None, None),
         (503, FlatpeakServerError, "120", 120.0),
         (500, FlatpeakServerError, None, None),
-        (409, FlatpeakError, None, None),
+        (409, FlatpeakRetryableError, None, None),
     ],
 )
 async def test_error_mapping(
@@ -316,14 +339,15 @@ async def test_retry_after_http_date(
 
 def test_parse_retry_after() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("5") == 5.0
-    assert parse_retry_after(" 0 ") == 0.0
-    assert parse_retry_after("") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
+    assert parse_retry_after("5", now=now) == 5.0
+    assert parse_retry_after(" 0 ", now=now) == 0.0
+    assert parse_retry_after("", now=now) is None
+    assert parse_retry_after(None, now=now) is None
+    assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now=now) == 60.0
     assert parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 -0000", now=now) == 30.0
+    assert parse_retry_after("7200", now=now, cap=86400) == 7200.0
 
 
 async def test_error_without_envelope(
@@ -334,15 +358,6 @@ async def test_error_without_envelope(
         await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
     assert err.value.code is None
     assert err.value.message == "The Flatpeak API answered HTTP 502"
-
-
-@pytest.mark.parametrize("body", ["not json", '{"id": "dsr_1"}', "[]", ""])
-async def test_malformed_state_response(
-    client: FlatpeakClient, sandbox: FlatpeakSandbox, body: str
-) -> None:
-    sandbox.fail_next(200, endpoint="state", body=body)
-    with pytest.raises(FlatpeakResponseError):
-        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
 
 
 @pytest.mark.parametrize("body", ['{"name": "no id"}', "null"])
@@ -521,3 +536,410 @@ def test_client_refuses_clear_text_urls(
 ) -> None:
     with pytest.raises(ValueError, match="https"):
         FlatpeakClient(session, "acc_1", "sk_live_secret", base_url=url)
+
+
+# --- error taxonomy: the token endpoint never rejects a record ---------------
+
+
+def fixed_utcnow() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def clocked_client(
+    sandbox: FlatpeakSandbox, session: aiohttp.ClientSession
+) -> FlatpeakClient:
+    """A client whose wall clock is NOW."""
+    return FlatpeakClient(
+        session,
+        sandbox.account_id,
+        sandbox.secret_key,
+        base_url=sandbox.url,
+        utcnow=fixed_utcnow,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, FlatpeakAuthenticationError),
+        (403, FlatpeakAuthenticationError),
+        (404, FlatpeakApiUrlError),
+        (429, FlatpeakRateLimitError),
+        (400, FlatpeakRetryableError),
+        (422, FlatpeakRetryableError),
+        (409, FlatpeakRetryableError),
+        (418, FlatpeakRetryableError),
+        (500, FlatpeakServerError),
+        (503, FlatpeakServerError),
+    ],
+)
+async def test_token_endpoint_errors(
+    client: FlatpeakClient,
+    sandbox: FlatpeakSandbox,
+    status: int,
+    error: type[FlatpeakError],
+) -> None:
+    """Nothing the token endpoint answers reads as a verdict on a record."""
+    await client.get_device(DEFAULT_DEVICE_ID)
+    sandbox.expire_tokens()
+    sandbox.fail_next(status, endpoint="token", code=f"code_{status}")
+    with pytest.raises(FlatpeakError) as err:
+        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert type(err.value) is error
+    assert not isinstance(err.value, FlatpeakValidationError | FlatpeakNotFoundError)
+    assert err.value.status == status
+    assert [(r.endpoint, r.status) for r in sandbox.requests[2:]] == [
+        ("state", 401),
+        ("token", status),
+    ]
+
+
+async def test_token_endpoint_retry_after(
+    clocked_client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    sandbox.fail_next(503, endpoint="token", retry_after="42")
+    with pytest.raises(FlatpeakServerError) as err:
+        await clocked_client.authenticate()
+    assert err.value.retry_after == 42.0
+
+
+async def test_device_not_found_on_get_and_put(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    """A 404 from the device's own endpoints still means the device is gone."""
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.get_device(DEFAULT_DEVICE_ID)
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+
+
+# --- nothing escapes the client but Flatpeak errors ------------------------------
+
+LATIN1_PAGE = "<html><body>Proxy: accès refusé</body></html>".encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status", "error"),
+    [
+        ("state", 502, FlatpeakServerError),
+        ("state", 400, FlatpeakValidationError),
+        ("token", 400, FlatpeakRetryableError),
+        ("token", 200, FlatpeakResponseError),
+        ("device", 200, FlatpeakResponseError),
+    ],
+)
+async def test_undecodable_body(
+    clocked_client: FlatpeakClient,
+    sandbox: FlatpeakSandbox,
+    endpoint: str,
+    status: int,
+    error: type[FlatpeakError],
+) -> None:
+    """A Latin-1 page declared as UTF-8 is an answer, not a UnicodeDecodeError."""
+    sandbox.fail_next(
+        status,
+        endpoint=endpoint,
+        body=LATIN1_PAGE,
+        content_type="text/html; charset=utf-8",
+    )
+    call = (
+        clocked_client.get_device(DEFAULT_DEVICE_ID)
+        if endpoint == "device"
+        else clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    )
+    with pytest.raises(FlatpeakError) as err:
+        await call
+    assert type(err.value) is error
+    assert err.value.code is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["abc\ndef", "abc\r\nX-Injected: 1", "abc\x01def", "abc def", "tökén", "abc\x7f"],
+)
+async def test_unusable_token_is_a_response_error(
+    session: aiohttp.ClientSession, sandbox: FlatpeakSandbox, token: str
+) -> None:
+    """A token that cannot go into a header is refused before any data call."""
+    sandbox.token_response = lambda _token, _lifetime: {"bearer_token": token}
+    client = FlatpeakClient(
+        session, sandbox.account_id, sandbox.secret_key, base_url=sandbox.url
+    )
+    with pytest.raises(FlatpeakResponseError) as err:
+        await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert token not in str(err.value)
+    assert [r.endpoint for r in sandbox.requests] == ["token"]
+
+
+async def test_unsendable_header_is_a_flatpeak_error(
+    session: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    """aiohttp's ValueError for a header with a newline does not escape."""
+    client = FlatpeakClient(
+        session,
+        sandbox.account_id,
+        sandbox.secret_key,
+        base_url=sandbox.url,
+        user_agent="HomeAssistant\r\nX-Injected: 1",
+    )
+    with pytest.raises(FlatpeakRetryableError):
+        await client.authenticate()
+    assert sandbox.requests == []
+
+
+class RaisingSession:
+    """The edge: an HTTP session whose every request fails with ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.calls = 0
+
+    def request(self, *_args: object, **_kwargs: object) -> RaisingSession:
+        self.calls += 1
+        return self
+
+    async def __aenter__(self) -> None:
+        raise self.error
+
+    async def __aexit__(self, *_args: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("raised", "error"),
+    [
+        (
+            aiohttp.InvalidURL("https://api.flatpeak.com/auth/tokens"),
+            FlatpeakConnectionError,
+        ),
+        (
+            ConnectionResetError(104, "Connection reset by peer"),
+            FlatpeakConnectionError,
+        ),
+        (PermissionError(13, "Permission denied"), FlatpeakConnectionError),
+        (OSError(101, "Network is unreachable"), FlatpeakConnectionError),
+        (TimeoutError(), FlatpeakTimeoutError),
+        (
+            ValueError("Newline or carriage return character detected"),
+            FlatpeakRetryableError,
+        ),
+    ],
+)
+async def test_transport_failures_are_flatpeak_errors(
+    raised: BaseException, error: type[FlatpeakError]
+) -> None:
+    http = RaisingSession(raised)
+    client = FlatpeakClient(cast("aiohttp.ClientSession", http), "acc_1", "sk_test_1")
+    with pytest.raises(FlatpeakError) as err:
+        await client.submit_device_state("dev_1", a_state())
+    assert isinstance(err.value, error)
+    assert http.calls == 1
+
+
+class FakeAnswer:
+    """An answer whose body is ``body``, or lost (``None``) after the status."""
+
+    def __init__(self, status: int, body: bytes | None) -> None:
+        self.status = status
+        self.headers = {"Retry-After": "30"}
+        self.body = body
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_args: object) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        if self.body is None:
+            raise aiohttp.ClientPayloadError("Response payload is not completed")
+        return self.body
+
+
+class BodyLostSession:
+    """The edge: a token is issued; other answers lose their body."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def request(self, _method: str, url: URL, **_kwargs: object) -> FakeAnswer:
+        if url.path == "/auth/tokens":
+            return FakeAnswer(200, b'{"bearer_token": "t-1"}')
+        return FakeAnswer(self.status, None)
+
+
+async def test_body_lost_after_2xx_still_returns_a_record() -> None:
+    client = FlatpeakClient(
+        cast("aiohttp.ClientSession", BodyLostSession(200)),
+        "acc_1",
+        "sk_test_1",
+        utcnow=fixed_utcnow,
+    )
+    record = await client.submit_device_state("dev_1", a_state())
+    assert (record.id, record.device_id, record.time_created) == (None, "dev_1", NOW)
+
+
+async def test_body_lost_after_503_is_a_server_error() -> None:
+    client = FlatpeakClient(
+        cast("aiohttp.ClientSession", BodyLostSession(503)), "acc_1", "sk_test_1"
+    )
+    with pytest.raises(FlatpeakServerError) as err:
+        await client.submit_device_state("dev_1", a_state())
+    assert err.value.retry_after == 30.0
+    assert err.value.code is None
+
+
+# --- Retry-After ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("²", None),
+        ("١٢", None),
+        ("1.5", None),
+        ("-5", None),
+        ("9" * 400, MAX_RETRY_AFTER),
+        ("86400", MAX_RETRY_AFTER),
+        ("3600", 3600.0),
+        (" 7 ", 7.0),
+        (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
+        (format_datetime(NOW + timedelta(days=3), usegmt=True), MAX_RETRY_AFTER),
+        (format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0),
+        ("Thu, 32 Jan 2026 00:00:00 GMT", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+    ],
+)
+async def test_retry_after_is_strict_and_capped(
+    clocked_client: FlatpeakClient,
+    sandbox: FlatpeakSandbox,
+    header: str,
+    expected: float | None,
+) -> None:
+    """A Retry-After is ASCII digits or an HTTP date, at most an hour away."""
+    sandbox.fail_next(429, endpoint="state", headers={"Retry-After": header})
+    with pytest.raises(FlatpeakRateLimitError) as err:
+        await clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert err.value.retry_after == expected
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+# --- a 2xx means Flatpeak has the record ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "record_id", "account_id"),
+    [
+        ("not json", None, None),
+        (LATIN1_PAGE, None, None),
+        ("", None, None),
+        ("[]", None, None),
+        ("null", None, None),
+        ("[" * 100_000, None, None),
+        ('{"id": "dsr_1"}', "dsr_1", None),
+        (
+            '{"id": 5, "device_id": 7, "account_id": "acc_1", "time_created": "yesterday"}',
+            None,
+            "acc_1",
+        ),
+    ],
+)
+async def test_odd_2xx_still_returns_a_record(
+    clocked_client: FlatpeakClient,
+    sandbox: FlatpeakSandbox,
+    caplog: pytest.LogCaptureFixture,
+    body: str | bytes,
+    record_id: str | None,
+    account_id: str | None,
+) -> None:
+    caplog.set_level(logging.DEBUG, "custom_components.flatpeak.api")
+    sandbox.fail_next(200, endpoint="state", body=body)
+    record = await clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert record.id == record_id
+    assert record.account_id == account_id
+    assert record.device_id == DEFAULT_DEVICE_ID
+    assert record.time_created == NOW
+    assert "unexpected body" in caplog.text
+
+
+async def test_partial_2xx_keeps_what_it_read(
+    clocked_client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    sandbox.fail_next(
+        201,
+        endpoint="state",
+        body='{"id": "dsr_2", "time_created": "2026-11-28T09:31:00Z"}',
+    )
+    record = await clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert record.id == "dsr_2"
+    assert record.account_id is None
+    assert record.time_created == datetime(2026, 11, 28, 9, 31, tzinfo=UTC)
+
+
+# --- the wall clock is injected -------------------------------------------------
+
+
+async def test_token_expires_at_uses_the_injected_clock(
+    session: aiohttp.ClientSession, make_sandbox: SandboxFactory
+) -> None:
+    clock = FakeClock()
+    sandbox = await make_sandbox(clock=clock)
+    sandbox.token_response = lambda token, _: {
+        "bearer_token": token,
+        "expires_at": format_time(NOW + timedelta(seconds=600)),
+    }
+    client = FlatpeakClient(
+        session,
+        sandbox.account_id,
+        sandbox.secret_key,
+        base_url=sandbox.url,
+        clock=clock,
+        utcnow=fixed_utcnow,
+    )
+    await client.get_device(DEFAULT_DEVICE_ID)
+    clock.now += 539
+    await client.get_device(DEFAULT_DEVICE_ID)
+    assert len(sandbox.requests_to("token")) == 1
+    clock.now += 2  # within 60 s of the expiry the injected clock computes
+    await client.get_device(DEFAULT_DEVICE_ID)
+    assert len(sandbox.requests_to("token")) == 2
+
+
+# --- path segments can never change the request path ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("device_id", "raw"),
+    [
+        ("dev_x/../../auth/tokens", "dev_x%2F..%2F..%2Fauth%2Ftokens"),
+        ("dev_x/state", "dev_x%2Fstate"),
+        ("dev a?b#c", "dev%20a%3Fb%23c"),
+        ("dev_%2e%2e", "dev_%252e%252e"),
+    ],
+)
+async def test_device_id_is_one_quoted_segment(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, device_id: str, raw: str
+) -> None:
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.get_device(device_id)
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.submit_device_state(device_id, a_state())
+    assert [(r.endpoint, r.raw_path) for r in sandbox.requests] == [
+        ("token", "/auth/tokens"),
+        ("device", f"/devices/{raw}"),
+        ("state", f"/devices/{raw}/state"),
+    ]
+    assert sandbox.states() == []
+
+
+@pytest.mark.parametrize("device_id", ["", ".", ".."])
+async def test_unusable_path_segment_raises_before_sending(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, device_id: str
+) -> None:
+    with pytest.raises(ValueError, match="path segment"):
+        await client.get_device(device_id)
+    with pytest.raises(ValueError, match="path segment"):
+        await client.submit_device_state(device_id, a_state())
+    assert sandbox.requests == []

@@ -2,6 +2,7 @@
 
 import base64
 from collections.abc import AsyncGenerator
+from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
@@ -9,10 +10,14 @@ import pytest
 
 from flatpeak_sandbox import (
     DEFAULT_DEVICE_ID,
+    DEMO_DEVICES,
     FlatpeakSandbox,
     SchemaError,
     validate_device_state,
 )
+from flatpeak_sandbox.__main__ import build_sandbox, parser
+
+from .conftest import SandboxFactory
 
 VALID: dict[str, Any] = {
     "time": "2026-11-28T09:30:00Z",
@@ -249,3 +254,186 @@ async def test_outage_over_http(
     status, _ = await put_state(http, headers, VALID)
     assert status == 200
     assert len(sandbox.states()) == 1
+
+
+# --- the page's fault controls (the demo) ------------------------------------------
+
+
+class FormParser(HTMLParser):
+    """Collect every form on a page: its method, action and fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append((values["method"], values["action"], {}))
+        elif tag == "input" and self.forms:
+            self.forms[-1][2][values["name"]] = values["value"]
+
+
+async def page_forms(http: aiohttp.ClientSession) -> list[dict[str, str]]:
+    """Return the fields of every form on the page (each posts to the controls)."""
+    async with http.get("/_sandbox") as response:
+        assert response.status == 200
+        parser = FormParser()
+        parser.feed(await response.text())
+    assert {(method, action) for method, action, _ in parser.forms} == {
+        ("post", "/_sandbox/faults")
+    }
+    return [fields for _, _, fields in parser.forms]
+
+
+async def click(http: aiohttp.ClientSession, fields: dict[str, str]) -> None:
+    """Post a form from the page as a browser does; it leads back to the page."""
+    forms = await page_forms(http)
+    assert fields in forms
+    async with http.post(
+        "/_sandbox/faults", data=fields, allow_redirects=False
+    ) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/_sandbox"
+
+
+async def test_page_has_every_demo_control(http: aiohttp.ClientSession) -> None:
+    forms = await page_forms(http)
+    for name in ("outage", "reject_credentials", "unknown_device"):
+        assert {name: "on"} in forms
+        assert {name: "off"} in forms
+    statuses = {f["status"]: f for f in forms if "status" in f}
+    assert statuses["429"] == {
+        "endpoint": "state",
+        "status": "429",
+        "retry_after": "30",
+    }
+    assert statuses["503"] == {
+        "endpoint": "state",
+        "status": "503",
+        "retry_after": "60",
+    }
+    assert statuses["422"]["endpoint"] == "state"
+    assert {"clear": "on"} in forms
+
+
+async def test_page_outage_control(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    headers = await bearer(http, sandbox)
+    await click(http, {"outage": "on"})
+    async with http.get("/_sandbox") as response:
+        assert '<span class="on">on</span>' in await response.text()
+    with pytest.raises(aiohttp.ClientError):
+        await put_state(http, headers, VALID)
+    await click(http, {"outage": "off"})
+    assert (await put_state(http, headers, VALID))[0] == 200
+
+
+async def test_page_refuse_credentials_control(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    headers = await bearer(http, sandbox)
+    await click(http, {"reject_credentials": "on"})
+    # Tokens already issued are revoked too, so the integration sees it at once.
+    assert (await put_state(http, headers, VALID))[0] == 401
+    good = basic(sandbox.account_id, sandbox.secret_key)
+    async with http.post("/auth/tokens", headers={"Authorization": good}) as response:
+        assert response.status == 401
+    await click(http, {"reject_credentials": "off"})
+    headers = await bearer(http, sandbox)
+    assert (await put_state(http, headers, VALID))[0] == 200
+
+
+async def test_page_unknown_device_control(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    headers = await bearer(http, sandbox)
+    await click(http, {"unknown_device": "on"})
+    status, body = await put_state(http, headers, VALID)
+    assert (status, body["code"]) == (404, "not_found")
+    async with http.get(f"/devices/{DEFAULT_DEVICE_ID}", headers=headers) as response:
+        assert response.status == 404
+    await click(http, {"unknown_device": "off"})
+    async with http.get(f"/devices/{DEFAULT_DEVICE_ID}", headers=headers) as response:
+        assert response.status == 200
+    assert (await put_state(http, headers, VALID))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "code"),
+    [
+        ("429", "30", "injected_fault"),
+        ("503", "60", "injected_fault"),
+        ("422", None, "out_of_range"),
+    ],
+)
+async def test_page_next_answer_controls(
+    http: aiohttp.ClientSession,
+    sandbox: FlatpeakSandbox,
+    status: str,
+    retry_after: str | None,
+    code: str,
+) -> None:
+    headers = await bearer(http, sandbox)
+    form = next(f for f in await page_forms(http) if f.get("status") == status)
+    await click(http, form)
+    async with http.get("/_sandbox") as response:
+        assert "(pending: 1)" in await response.text()
+    async with http.put(
+        f"/devices/{DEFAULT_DEVICE_ID}/state", json=VALID, headers=headers
+    ) as response:
+        assert response.status == int(status)
+        assert response.headers.get("Retry-After") == retry_after
+        assert (await response.json())["code"] == code
+    # Only the next answer: the one after is the real one.
+    assert (await put_state(http, headers, VALID))[0] == 200
+    assert len(sandbox.states()) == 1
+
+
+async def test_page_clear_control(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    headers = await bearer(http, sandbox)
+    sandbox.fail_next(503, 5, endpoint="state")
+    await click(http, {"clear": "on"})
+    assert sandbox.pending_faults == 0
+    assert (await put_state(http, headers, VALID))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "control",
+    [{"status": "teapot"}, {"count": 2}, ["outage"], {"drop": True, "count": "x"}],
+)
+async def test_invalid_control_is_a_400(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox, control: Any
+) -> None:
+    async with http.post("/_sandbox/faults", json=control) as response:
+        assert response.status == 400
+        assert (await response.json())["code"] == "invalid_control"
+    assert sandbox.pending_faults == 0
+
+
+def test_command_line_serves_the_demo_batteries() -> None:
+    sandbox = build_sandbox(parser().parse_args([]))
+    devices = sandbox.devices
+    assert list(devices) == [DEFAULT_DEVICE_ID, *DEMO_DEVICES]
+    models = {f"{d['manufacturer']} {d['model']}" for d in devices.values()}
+    assert len(models) == len(devices)  # each battery tells itself apart
+    one = build_sandbox(parser().parse_args(["--device-id", "dev_demo2"])).devices
+    assert one == {"dev_demo2": devices["dev_demo2"]}
+    assert one["dev_demo2"]["model"] == DEMO_DEVICES["dev_demo2"]["model"]
+
+
+async def test_page_lists_devices_with_models(make_sandbox: SandboxFactory) -> None:
+    sandbox = await make_sandbox(device_ids=())
+    for device_id, fields in DEMO_DEVICES.items():
+        sandbox.add_device(device_id, **fields)
+    async with (
+        aiohttp.ClientSession(base_url=sandbox.url) as http,
+        http.get("/_sandbox") as response,
+    ):
+        page = await response.text()
+    for device_id, fields in DEMO_DEVICES.items():
+        assert f"<code>{device_id}</code>" in page
+        assert f"{fields['manufacturer']} {fields['model']}" in page

@@ -6,10 +6,8 @@ import asyncio
 import base64
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-import ipaddress
-import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -20,14 +18,13 @@ from .exceptions import (
     FlatpeakAuthenticationError,
     FlatpeakConnectionError,
     FlatpeakError,
-    FlatpeakNotFoundError,
-    FlatpeakRateLimitError,
     FlatpeakResponseError,
-    FlatpeakServerError,
+    FlatpeakRetryableError,
     FlatpeakTimeoutError,
-    FlatpeakValidationError,
 )
 from .models import Device, DeviceState, DeviceStateRecord, Token, parse_time
+from .responses import decode_json, decode_json_object, error_from_response
+from .urls import api_url_is_safe, join_path
 
 __version__ = "0.1.0"
 
@@ -37,56 +34,29 @@ DEFAULT_TOKEN_LIFETIME = 3600.0
 # Refresh this long before the token expires (or a tenth of its life if shorter).
 TOKEN_REFRESH_MARGIN = 60.0
 USER_AGENT = f"HomeAssistant-Flatpeak/{__version__}"
+TOKEN_KEYS = ("bearer_token", "token", "access_token")
+# What may follow "Bearer " in a header: visible ASCII, no space, no control.
+_TOKEN_CHARS = re.compile(r"[!-~]+")
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def api_url_is_safe(url: str) -> bool:
-    """Return whether credentials may be sent to ``url``.
-
-    Only ``https://`` is accepted, except ``http://`` to a loopback host (the
-    local sandbox): credentials never cross a network in clear text.
-    """
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    if not parsed.host or parsed.user or parsed.password or parsed.query_string:
-        return False
-    if parsed.scheme == "https":
-        return True
-    if parsed.scheme != "http":
-        return False
-    if parsed.host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parsed.host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_retry_after(
-    value: str | None, *, now: datetime | None = None
-) -> float | None:
-    """Parse ``Retry-After`` (delay in seconds or an HTTP date) into seconds."""
-    if value is None or not (value := value.strip()):
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+def _utcnow() -> datetime:
+    """Return the wall clock's time (the default of ``utcnow``)."""
+    return datetime.now(UTC)
 
 
 class FlatpeakClient:
     """Talks to the Flatpeak API with a cached bearer token.
 
     The caller owns the ``aiohttp.ClientSession``. The secret key and the token
-    never appear in a log line, a ``repr`` or an exception.
+    never appear in a log line, a ``repr`` or an exception. Every failure is a
+    ``FlatpeakError`` (see ``responses`` for which one); the only other
+    exception is ``ValueError`` for an ID that is not a single path segment,
+    raised before anything is sent.
+
+    ``clock`` (monotonic seconds) times the token's life; ``utcnow`` (aware
+    wall-clock time) reads ``expires_at`` and HTTP-date ``Retry-After`` values.
     """
 
     def __init__(
@@ -99,6 +69,7 @@ class FlatpeakClient:
         timeout: float = DEFAULT_TIMEOUT,
         user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
+        utcnow: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Initialise the client; nothing is sent until a method is called.
 
@@ -115,6 +86,7 @@ class FlatpeakClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._user_agent = user_agent
         self._clock = clock
+        self._utcnow = utcnow
         self._token: Token | None = None
         self._token_lock = asyncio.Lock()
 
@@ -134,9 +106,10 @@ class FlatpeakClient:
 
     async def get_device(self, device_id: str) -> Device:
         """Return the device ``device_id`` (``GET /devices/{device_id}``)."""
-        data = await self._authorized("GET", ("devices", device_id))
+        url = join_path(self._base_url, "devices", device_id)
+        body = await self._authorized("GET", url)
         try:
-            return Device.from_json(_mapping(data))
+            return Device.from_json(decode_json_object(body))
         except (TypeError, ValueError) as err:
             raise FlatpeakResponseError(
                 f"Unexpected device response from the Flatpeak API: {err}"
@@ -145,16 +118,28 @@ class FlatpeakClient:
     async def submit_device_state(
         self, device_id: str, state: DeviceState
     ) -> DeviceStateRecord:
-        """Submit a device state (``PUT /devices/{device_id}/state``)."""
-        data = await self._authorized(
-            "PUT", ("devices", device_id, "state"), body=state.to_json()
-        )
+        """Submit a device state (``PUT /devices/{device_id}/state``).
+
+        Never raises once the API answered 2xx: Flatpeak has the record. A body
+        that cannot be read gives a record with what could be read.
+        """
+        url = join_path(self._base_url, "devices", device_id, "state")
+        body = await self._authorized("PUT", url, json_body=state.to_json())
         try:
-            return DeviceStateRecord.from_json(_mapping(data))
+            return DeviceStateRecord.from_json(decode_json_object(body))
         except (TypeError, ValueError) as err:
-            raise FlatpeakResponseError(
-                f"Unexpected device state response from the Flatpeak API: {err}"
-            ) from None
+            _LOGGER.debug(
+                "Flatpeak accepted the state of %s with an unexpected body (%s)",
+                device_id,
+                err,
+            )
+        try:
+            data: Any = decode_json(body)
+        except ValueError:
+            data = None
+        return DeviceStateRecord.from_partial_json(
+            data, device_id=device_id, now=self._utcnow()
+        )
 
     async def _get_token(self) -> Token:
         async with self._token_lock:
@@ -170,148 +155,127 @@ class FlatpeakClient:
     async def _request_token(self) -> Token:
         _LOGGER.debug("Requesting a Flatpeak bearer token")
         issued = self._clock()
+        body = await self._send(
+            "POST",
+            join_path(self._base_url, "auth", "tokens"),
+            authorization=self._basic_auth,
+            token_endpoint=True,
+        )
         try:
-            data = await self._send(
-                "POST", ("auth", "tokens"), authorization=self._basic_auth
-            )
-        except FlatpeakAuthenticationError:
-            raise
-        except FlatpeakError as err:
-            if err.status == 403:
-                raise FlatpeakAuthenticationError(
-                    err.message, code=err.code, status=err.status
-                ) from None
-            raise
+            data = decode_json(body)
+        except ValueError:
+            raise FlatpeakResponseError("Token response is not JSON") from None
         if not isinstance(data, Mapping):
             raise FlatpeakResponseError("Token response is not a JSON object")
         value = next(
-            (
-                data[key]
-                for key in ("bearer_token", "token", "access_token")
-                if isinstance(data.get(key), str) and data[key]
-            ),
+            (data[k] for k in TOKEN_KEYS if isinstance(data.get(k), str) and data[k]),
             None,
         )
         if value is None:
             raise FlatpeakResponseError("Token response carries no token")
-        lifetime = _token_lifetime(data)
+        if not _TOKEN_CHARS.fullmatch(value):
+            raise FlatpeakResponseError(
+                "Token response carries a token that cannot be sent in a header"
+            )
+        lifetime = self._token_lifetime(data)
         margin = min(TOKEN_REFRESH_MARGIN, lifetime / 10)
         return Token(value, issued + lifetime - margin)
 
+    def _token_lifetime(self, data: Mapping[str, Any]) -> float:
+        expires_in = data.get("expires_in")
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            if 0 < expires_in < float("inf"):
+                return float(expires_in)
+        if isinstance(expires_at := data.get("expires_at"), str):
+            try:
+                remaining = (parse_time(expires_at) - self._utcnow()).total_seconds()
+            except (TypeError, ValueError, OverflowError):
+                pass
+            else:
+                if remaining > 0:
+                    return remaining
+        return DEFAULT_TOKEN_LIFETIME
+
     async def _authorized(
-        self, method: str, path: tuple[str, ...], *, body: Any = None
-    ) -> Any:
+        self, method: str, url: URL, *, json_body: Any = None
+    ) -> bytes | None:
         """Send a request with the bearer token; on 401 refresh it once and retry."""
         token = await self._get_token()
         try:
             return await self._send(
-                method, path, authorization=f"Bearer {token.value}", body=body
+                method, url, authorization=f"Bearer {token.value}", json_body=json_body
             )
         except FlatpeakAuthenticationError:
             _LOGGER.debug("Token refused by the API; requesting a new one")
             self._drop_token(token)
         token = await self._get_token()
         return await self._send(
-            method, path, authorization=f"Bearer {token.value}", body=body
+            method, url, authorization=f"Bearer {token.value}", json_body=json_body
         )
 
     async def _send(
         self,
         method: str,
-        path: tuple[str, ...],
+        url: URL,
         *,
         authorization: str,
-        body: Any = None,
-    ) -> Any:
-        url = self._base_url.joinpath(*path, encoded=False)
+        json_body: Any = None,
+        token_endpoint: bool = False,
+    ) -> bytes | None:
+        """Send one request; return the body of a 2xx (``None`` if unreadable).
+
+        Raise the ``FlatpeakError`` any other answer, or no answer, means.
+        """
         headers = {
             "User-Agent": self._user_agent,
             "Accept": "application/json",
             "Authorization": authorization,
         }
-        _LOGGER.debug("%s %s", method, url.path)
+        _LOGGER.debug("%s %s", method, url.raw_path)
+        status: int | None = None
+        retry_after: str | None = None
+        body: bytes | None = None
         try:
             async with self._session.request(
                 method,
                 url,
                 headers=headers,
-                json=body,
+                json=json_body,
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as response:
-                text = await response.text()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
-        except TimeoutError:
-            raise FlatpeakTimeoutError(
-                f"Timed out talking to the Flatpeak API at {url.host}"
-            ) from None
-        except aiohttp.ClientError as err:
-            raise FlatpeakConnectionError(
-                f"Cannot reach the Flatpeak API at {url.host}: {type(err).__name__}"
-            ) from None
-        _LOGGER.debug("%s %s answered %s", method, url.path, status)
+                body = await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
+            if status is None:
+                raise _transport_error(err, url) from None
+            _LOGGER.debug(
+                "%s %s: body of the %s answer lost", method, url.raw_path, status
+            )
+        _LOGGER.debug("%s %s answered %s", method, url.raw_path, status)
         if 200 <= status < 300:
-            try:
-                return json.loads(text) if text else None
-            except ValueError:
-                raise FlatpeakResponseError(
-                    f"The Flatpeak API answered {status} with a body that is not JSON",
-                    status=status,
-                ) from None
-        raise _error_from_response(status, text, retry_after)
-
-
-def _mapping(data: Any) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _token_lifetime(data: Mapping[str, Any]) -> float:
-    expires_in = data.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        if expires_in > 0:
-            return float(expires_in)
-    if isinstance(expires_at := data.get("expires_at"), str):
-        try:
-            remaining = (parse_time(expires_at) - datetime.now(UTC)).total_seconds()
-        except ValueError:
-            pass
-        else:
-            if remaining > 0:
-                return remaining
-    return DEFAULT_TOKEN_LIFETIME
-
-
-def _error_from_response(
-    status: int, text: str, retry_after: str | None
-) -> FlatpeakError:
-    """Map a non-2xx answer and its error envelope to an exception."""
-    code: str | None = None
-    message = f"The Flatpeak API answered HTTP {status}"
-    try:
-        envelope = json.loads(text) if text else None
-    except ValueError:
-        envelope = None
-    if isinstance(envelope, Mapping):
-        if isinstance(envelope.get("code"), str):
-            code = envelope["code"]
-        if isinstance(envelope.get("message"), str) and envelope["message"]:
-            message = envelope["message"]
-    kwargs: dict[str, Any] = {"code": code, "status": status}
-    if status == 401:
-        return FlatpeakAuthenticationError(message, **kwargs)
-    if status == 404:
-        return FlatpeakNotFoundError(message, **kwargs)
-    if status in (400, 422):
-        return FlatpeakValidationError(message, **kwargs)
-    if status == 429:
-        return FlatpeakRateLimitError(
-            message, retry_after=parse_retry_after(retry_after), **kwargs
+            return body
+        raise error_from_response(
+            status,
+            body,
+            retry_after,
+            now=self._utcnow(),
+            token_endpoint=token_endpoint,
         )
-    if status >= 500:
-        return FlatpeakServerError(
-            message, retry_after=parse_retry_after(retry_after), **kwargs
+
+
+def _transport_error(err: BaseException, url: URL) -> FlatpeakError:
+    """Return the error for a request that got no answer at all."""
+    if isinstance(err, TimeoutError):
+        return FlatpeakTimeoutError(
+            f"Timed out talking to the Flatpeak API at {url.host}"
         )
-    return FlatpeakError(message, **kwargs)
+    if isinstance(err, aiohttp.ClientError | OSError):
+        return FlatpeakConnectionError(
+            f"Cannot reach the Flatpeak API at {url.host}: {type(err).__name__}"
+        )
+    return FlatpeakRetryableError(
+        f"The request to the Flatpeak API at {url.host} could not be sent: "
+        f"{type(err).__name__}"
+    )

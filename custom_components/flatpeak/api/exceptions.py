@@ -48,6 +48,10 @@ class FlatpeakAuthenticationError(FlatpeakError):
     """The credentials or the bearer token were refused (401/403)."""
 
 
+class FlatpeakApiUrlError(FlatpeakError):
+    """The API URL is not Flatpeak's API (the token endpoint answered 404)."""
+
+
 class FlatpeakNotFoundError(FlatpeakError):
     """The requested resource (usually the device) does not exist (404)."""
 
@@ -57,7 +61,11 @@ class FlatpeakValidationError(FlatpeakError):
 
 
 class FlatpeakRetryableError(FlatpeakError):
-    """An error after which the same request may succeed later."""
+    """An error after which the same request may succeed later.
+
+    Raised as such for an answer that is neither a verdict nor an outage (a
+    400 from the token endpoint, a 409, a request aiohttp could not send).
+    """
 
     def __init__(
         self,

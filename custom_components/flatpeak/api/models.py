@@ -132,11 +132,15 @@ class DeviceState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceStateRecord:
-    """The record the API created for a submitted device state."""
+    """The record the API created for a submitted device state.
 
-    id: str
+    A 2xx means Flatpeak has the record even when its body cannot be read:
+    then ``id`` and ``account_id`` may be ``None`` (see ``from_partial_json``).
+    """
+
+    id: str | None
     device_id: str
-    account_id: str
+    account_id: str | None
     time_created: datetime
     object: str = "device_state"
 
@@ -153,6 +157,21 @@ class DeviceStateRecord:
             account_id=data["account_id"],
             time_created=parse_time(data.get("time_created")),
             object=obj if isinstance(obj, str) else "device_state",
+        )
+
+    @classmethod
+    def from_partial_json(cls, data: Any, *, device_id: str, now: datetime) -> Self:
+        """Keep whatever ``data`` holds; ``device_id`` and ``now`` fill the gaps."""
+        fields = data if isinstance(data, Mapping) else {}
+        try:
+            time_created = parse_time(fields.get("time_created"))
+        except (TypeError, ValueError):
+            time_created = now
+        return cls(
+            id=_optional_str(fields, "id"),
+            device_id=_optional_str(fields, "device_id") or device_id,
+            account_id=_optional_str(fields, "account_id"),
+            time_created=time_created,
         )
 
 

@@ -1,0 +1,132 @@
+"""Reading the Flatpeak API's answers: JSON bodies, errors, ``Retry-After``.
+
+Which exception an answer becomes is decided here, in one place:
+
+- ``PUT``/``GET /devices/{id}…``: 400/422 reject the request for good
+  (``FlatpeakValidationError``), 404 means the device does not exist
+  (``FlatpeakNotFoundError``), 401 a refused token.
+- ``POST /auth/tokens`` never rejects a record: 401/403 are refused
+  credentials, 404 means the URL is not Flatpeak's API
+  (``FlatpeakApiUrlError``), anything else is retryable.
+- Everywhere: 429 is ``FlatpeakRateLimitError``, 5xx ``FlatpeakServerError``
+  (both with the parsed ``Retry-After``), any other status a
+  ``FlatpeakRetryableError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+import json
+import re
+from typing import Any
+
+from .exceptions import (
+    FlatpeakApiUrlError,
+    FlatpeakAuthenticationError,
+    FlatpeakError,
+    FlatpeakNotFoundError,
+    FlatpeakRateLimitError,
+    FlatpeakRetryableError,
+    FlatpeakServerError,
+    FlatpeakValidationError,
+)
+
+# A wild Retry-After (a day, 10**400 s, the year 9999) must not stop delivery.
+MAX_RETRY_AFTER = 3600.0
+# An error message longer than this is cut (it ends up in a state attribute).
+MAX_MESSAGE_LENGTH = 300
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime, cap: float = MAX_RETRY_AFTER
+) -> float | None:
+    """Parse ``Retry-After`` (ASCII delay-seconds or an HTTP date) into seconds.
+
+    ``now`` is the wall clock's time, for an HTTP date. The result is between 0
+    and ``cap``; anything else (``²``, ``1.5``, ``-5``, a bad date) is ``None``.
+    """
+    if value is None or not (value := value.strip()):
+        return None
+    if _ASCII_DIGITS.fullmatch(value):
+        seconds = float(value)  # inf for an absurdly long value, capped below
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(0.0, seconds), cap)
+
+
+def decode_json(body: bytes | None) -> Any:
+    """Return the JSON value of ``body``; raise ``ValueError`` if it has none.
+
+    Works on bytes, so a body in the wrong charset is a ``ValueError`` like any
+    other garbage, never an escaping ``UnicodeDecodeError``.
+    """
+    if not body:
+        raise ValueError("empty body")
+    try:
+        return json.loads(body)
+    except RecursionError:  # "[[[[…" nested deeper than the parser goes
+        raise ValueError("JSON nested too deeply") from None
+
+
+def decode_json_object(body: bytes | None) -> Mapping[str, Any]:
+    """Return the JSON object in ``body``; raise ``TypeError``/``ValueError``."""
+    data = decode_json(body)
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _envelope(status: int, body: bytes | None) -> tuple[str | None, str]:
+    """Return the error envelope's ``code`` and ``message`` (or a default)."""
+    code: str | None = None
+    message = f"The Flatpeak API answered HTTP {status}"
+    try:
+        envelope = decode_json(body)
+    except ValueError:
+        return code, message
+    if isinstance(envelope, Mapping):
+        if isinstance(envelope.get("code"), str):
+            code = envelope["code"][:MAX_MESSAGE_LENGTH]
+        if isinstance(envelope.get("message"), str) and envelope["message"]:
+            message = envelope["message"][:MAX_MESSAGE_LENGTH]
+    return code, message
+
+
+def error_from_response(
+    status: int,
+    body: bytes | None,
+    retry_after: str | None,
+    *,
+    now: datetime,
+    token_endpoint: bool,
+) -> FlatpeakError:
+    """Map a non-2xx answer and its error envelope to an exception."""
+    code, message = _envelope(status, body)
+    if status == 401 or (token_endpoint and status == 403):
+        return FlatpeakAuthenticationError(message, code=code, status=status)
+    if status == 429 or status >= 500:
+        kind = FlatpeakRateLimitError if status == 429 else FlatpeakServerError
+        return kind(
+            message,
+            code=code,
+            status=status,
+            retry_after=parse_retry_after(retry_after, now=now),
+        )
+    if token_endpoint:
+        if status == 404:
+            return FlatpeakApiUrlError(message, code=code, status=status)
+    elif status == 404:
+        return FlatpeakNotFoundError(message, code=code, status=status)
+    elif status in (400, 422):
+        return FlatpeakValidationError(message, code=code, status=status)
+    return FlatpeakRetryableError(message, code=code, status=status)
