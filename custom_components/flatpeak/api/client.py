@@ -29,7 +29,7 @@ from .exceptions import (
 )
 from .models import Device, DeviceState, DeviceStateRecord, Token, parse_time
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 DEFAULT_BASE_URL = "https://api.flatpeak.com"
 DEFAULT_TIMEOUT = 30.0
