@@ -6,6 +6,8 @@ chosen entity reaches the sandbox. The entry submits nothing on its own here
 (no submit on change, a daily heartbeat), so every record is the blueprint's.
 """
 
+from collections.abc import Iterator
+import contextlib
 from pathlib import Path
 import shutil
 from typing import Any
@@ -29,6 +31,7 @@ BLUEPRINT = (
 SOC = "sensor.blueprint_battery_soc"
 PRICE = "sensor.blueprint_import_price"
 AUTOMATION = "automation.flatpeak_on_a_price_change"
+AUTOMATION_ID = "flatpeak_blueprint_e2e"
 MAPPING = {
     "state_of_charge_entity": SOC,
     "target_state_of_charge_percent": 90,
@@ -94,17 +97,31 @@ def socs(stack: Stack) -> list[float]:
     ]
 
 
-def test_an_automation_from_the_blueprint_submits_on_a_change(stack: Stack) -> None:
+@pytest.fixture
+def entry_id(stack: Stack) -> Iterator[str]:
+    """Add the entry; remove it and the automation afterwards.
+
+    The other end-to-end tests start from a home without Flatpeak entries (the
+    browser test adds the integration from the dashboard).
+    """
     set_state(stack, SOC, "64", unit_of_measurement="%", device_class="battery")
     set_state(stack, PRICE, "0.30", unit_of_measurement="EUR/kWh")
     entry_id = add_entry(stack)
+    yield entry_id
+    with contextlib.suppress(HttpError):
+        stack.api("DELETE", f"/api/config/automation/config/{AUTOMATION_ID}")
+    stack.api("DELETE", f"/api/config/config_entries/entry/{entry_id}")
 
+
+def test_an_automation_from_the_blueprint_submits_on_a_change(
+    stack: Stack, entry_id: str
+) -> None:
     target = stack.hass.config_dir / "blueprints" / "automation" / "flatpeak"
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(BLUEPRINT, target / BLUEPRINT.name)
     answer = stack.api(
         "POST",
-        "/api/config/automation/config/flatpeak_blueprint_e2e",
+        f"/api/config/automation/config/{AUTOMATION_ID}",
         {
             "alias": "Flatpeak on a price change",
             "description": "",
