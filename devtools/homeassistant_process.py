@@ -45,6 +45,10 @@ def prepare_config(config_dir: Path, port: int) -> None:
         shutil.copyfile(source, target)
     for name in ("automations.yaml", "scripts.yaml", "scenes.yaml"):
         (config_dir / name).touch()
+    # configuration.yaml includes it: an empty list, as onboarding writes it.
+    automations = config_dir / "automations.yaml"
+    if not automations.read_text().strip():
+        automations.write_text("[]\n")
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
     link = custom / "flatpeak"

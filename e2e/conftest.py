@@ -1,6 +1,6 @@
 """A real Home Assistant and the sandbox, each in its own process, for the session.
 
-Run alone with `scripts/test-e2e` (or `pytest -p no:homeassistant e2e`): the
+Run alone with `scripts/e2e` (or `pytest -p no:homeassistant -m e2e e2e`): the
 Home Assistant test harness plugin must be off, it blocks sockets.
 """
 
@@ -23,6 +23,7 @@ from devtools.homeassistant_process import (
 from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
 BROWSER_DEVICE_ID = "dev_sandbox0000000000000002"
+BLUEPRINT_DEVICE_ID = "dev_sandbox0000000000000003"
 
 
 @dataclass
@@ -66,7 +67,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port = free_port()
     prepare_config(config_dir, port)
     sandbox = SandboxProcess(
-        free_port(), root / "sandbox.log", [DEFAULT_DEVICE_ID, BROWSER_DEVICE_ID]
+        free_port(),
+        root / "sandbox.log",
+        [DEFAULT_DEVICE_ID, BROWSER_DEVICE_ID, BLUEPRINT_DEVICE_ID],
     )
     hass = HomeAssistantProcess(
         config_dir, port, root / "home-assistant.log", skip_pip=True

@@ -4,7 +4,7 @@
 # test harness's own (empty) custom_components package does not hide it.
 import custom_components  # noqa: F401  # isort: skip
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
 import pytest
@@ -212,3 +212,63 @@ async def drain(
             return
         await advance(hass, freezer, 0.5)
     raise AssertionError("the outbox did not drain")
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable the entities that are disabled by default (as core's fixture does)."""
+    from unittest.mock import PropertyMock, patch
+
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+def only_platform(platform: str) -> Generator[None]:
+    """Set the entry up with one platform (``snapshot_platform`` wants one)."""
+    from unittest.mock import patch
+
+    with patch("custom_components.flatpeak.PLATFORMS", [platform]):
+        yield
+
+
+from pytest_homeassistant_custom_component.syrupy import (  # noqa: E402
+    HomeAssistantSnapshotExtension,
+)
+from syrupy.assertion import SnapshotAssertion  # noqa: E402
+
+
+def _is_newest_home_assistant() -> bool:
+    """Return whether the Home Assistant of requirements_test.txt runs."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    name = "pytest-homeassistant-custom-component"
+    pins = (Path(__file__).parent.parent / "requirements_test.txt").read_text()
+    return f"{name}=={version(name)}" in pins.splitlines()
+
+
+# Entity registry entries and states differ between Home Assistant versions
+# (new fields): their snapshots are of the newest one and skipped on the floor.
+NEWEST_HOME_ASSISTANT = _is_newest_home_assistant()
+
+
+class FlatpeakSnapshotExtension(HomeAssistantSnapshotExtension):
+    """Home Assistant's snapshot format, kept in tests/snapshots/ as core does."""
+
+    snapshot_dirname = "snapshots"
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Return the snapshot assertion with Home Assistant's serializer."""
+    return snapshot.use_extension(FlatpeakSnapshotExtension)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the floor the entity snapshots are skipped, so not "unused" (a failure)."""
+    if not NEWEST_HOME_ASSISTANT:
+        config.option.warn_unused_snapshots = True

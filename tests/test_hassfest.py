@@ -177,6 +177,26 @@ def test_services_yaml_matches_strings() -> None:
     )
 
 
+# hassfest's translation key rule (script/hassfest/translations.py).
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
+
+
+@pytest.mark.parametrize("path", [INTEGRATION / "strings.json", *TRANSLATIONS])
+def test_selector_options_and_states_are_translation_keys(path: Path) -> None:
+    strings = json.loads(path.read_text())
+    keys = [
+        key for selector in strings["selector"].values() for key in selector["options"]
+    ]
+    keys += [
+        key
+        for entities in strings["entity"].values()
+        for entity in entities.values()
+        for key in entity.get("state", {})
+    ]
+    assert keys
+    assert [key for key in keys if not TRANSLATION_KEY.match(key)] == []
+
+
 def test_icons_cover_every_entity_and_action() -> None:
     icons = json.loads((INTEGRATION / "icons.json").read_text())
     for platform, entities in STRINGS["entity"].items():

@@ -1,6 +1,7 @@
 """Setting up, unloading and removing an entry; the device; diagnostics."""
 
 import json
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -102,7 +103,7 @@ async def test_remove_entry_deletes_the_outbox(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
     config_entry: MockConfigEntry,
-    hass_storage: dict[str, object],
+    hass_storage: dict[str, Any],
 ) -> None:
     await setup(hass, config_entry)
     await sandbox.stop()
@@ -110,7 +111,7 @@ async def test_remove_entry_deletes_the_outbox(
     await settle(hass)
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     key = f"{DOMAIN}.{config_entry.entry_id}.outbox"
-    assert len(hass_storage[key]["data"]["records"]) == 1  # type: ignore[index]
+    assert len(hass_storage[key]["data"]["records"]) == 1
     await hass.config_entries.async_remove(config_entry.entry_id)
     await settle(hass)
     assert key not in hass_storage

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 import logging
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -74,14 +75,14 @@ async def test_reject_and_remove_out_of_order(hass: HomeAssistant) -> None:
 
 
 async def test_persisted_and_restored(
-    hass: HomeAssistant, hass_storage: dict[str, object]
+    hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:
     outbox = Outbox(hass, "entry", max_age=timedelta(hours=24), max_records=100)
     outbox.append(state(2, 20))
     outbox.append(state(1, 21))
     await outbox.async_save()
-    stored = hass_storage["flatpeak.entry.outbox"]["data"]  # type: ignore[index]
-    stored["records"].insert(1, {"time": "garbage"})  # type: ignore[index]
+    stored = hass_storage["flatpeak.entry.outbox"]["data"]
+    stored["records"].insert(1, {"time": "garbage"})
     again = Outbox(hass, "entry", max_age=timedelta(hours=24), max_records=100)
     await again.async_load()
     assert [s.to_json() for s in again] == [s.to_json() for s in outbox]

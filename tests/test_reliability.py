@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
     async_test_home_assistant,
 )
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
@@ -315,7 +316,7 @@ async def test_renamed_entity_keeps_working(
 
 async def test_missing_entity_raises_a_fixable_repair_issue(
     hass: HomeAssistant,
-    hass_client: Any,
+    hass_client: ClientSessionGenerator,
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,

@@ -26,7 +26,7 @@ from .models import Device, DeviceState, DeviceStateRecord, Token, parse_time
 from .responses import decode_json, decode_json_object, error_from_response
 from .urls import api_url_is_safe, join_path
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 DEFAULT_BASE_URL = "https://api.flatpeak.com"
 DEFAULT_TIMEOUT = 30.0

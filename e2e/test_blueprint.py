@@ -1,0 +1,148 @@
+"""The blueprint in a real Home Assistant: imported, instantiated, submitting.
+
+The blueprint file goes into the config's blueprints/ folder (where an import
+puts it), an automation is created from it over REST, and a change of the
+chosen entity reaches the sandbox. The entry submits nothing on its own here
+(no submit on change, a daily heartbeat), so every record is the blueprint's.
+"""
+
+from collections.abc import Iterator
+import contextlib
+from pathlib import Path
+import shutil
+from typing import Any
+
+import pytest
+
+from devtools.homeassistant_process import HttpError
+from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_SECRET_KEY
+
+from .conftest import BLUEPRINT_DEVICE_ID, Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+BLUEPRINT = (
+    Path(__file__).resolve().parent.parent
+    / "blueprints"
+    / "automation"
+    / "flatpeak"
+    / "submit_on_change.yaml"
+)
+SOC = "sensor.blueprint_battery_soc"
+PRICE = "sensor.blueprint_import_price"
+AUTOMATION = "automation.flatpeak_on_a_price_change"
+AUTOMATION_ID = "flatpeak_blueprint_e2e"
+MAPPING = {
+    "state_of_charge_entity": SOC,
+    "target_state_of_charge_percent": 90,
+    "battery_power_sign": "positive_discharging",
+}
+BEHAVIOUR = {
+    "submit_on_change": False,
+    "min_interval": 30,
+    "heartbeat_interval": 1440,
+    "outbox_max_age": 24,
+    "outbox_max_records": 10000,
+}
+
+
+def set_state(stack: Stack, entity_id: str, state: str, **attrs: Any) -> None:
+    stack.api("POST", f"/api/states/{entity_id}", {"state": state, "attributes": attrs})
+
+
+def add_entry(stack: Stack) -> str:
+    """Add a Flatpeak entry for the blueprint's own sandbox device."""
+    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
+    flow = stack.api(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        {
+            "account_id": DEFAULT_ACCOUNT_ID,
+            "secret_key": DEFAULT_SECRET_KEY,
+            "device_id": BLUEPRINT_DEVICE_ID,
+            "advanced_options": {"api_url": stack.sandbox.url},
+        },
+    )
+    flow = stack.api(
+        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
+    )
+    assert flow["type"] == "create_entry", flow
+    entry_id = str(flow["result"]["entry_id"])
+    options = stack.api(
+        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+    )
+    options = stack.api(
+        "POST",
+        f"/api/config/config_entries/options/flow/{options['flow_id']}",
+        {**MAPPING, **BEHAVIOUR},
+    )
+    assert options["type"] == "create_entry", options
+    return entry_id
+
+
+def automation_state(stack: Stack) -> str | None:
+    try:
+        answer: dict[str, Any] = stack.api("GET", f"/api/states/{AUTOMATION}")
+    except HttpError as err:
+        if err.status == 404:
+            return None
+        raise
+    return str(answer["state"])
+
+
+def socs(stack: Stack) -> list[float]:
+    return [
+        r["body"]["state_of_charge_percent"]
+        for r in stack.sandbox.states(BLUEPRINT_DEVICE_ID)
+    ]
+
+
+@pytest.fixture
+def entry_id(stack: Stack) -> Iterator[str]:
+    """Add the entry; remove it and the automation afterwards.
+
+    The other end-to-end tests start from a home without Flatpeak entries (the
+    browser test adds the integration from the dashboard).
+    """
+    set_state(stack, SOC, "64", unit_of_measurement="%", device_class="battery")
+    set_state(stack, PRICE, "0.30", unit_of_measurement="EUR/kWh")
+    entry_id = add_entry(stack)
+    yield entry_id
+    with contextlib.suppress(HttpError):
+        stack.api("DELETE", f"/api/config/automation/config/{AUTOMATION_ID}")
+    stack.api("DELETE", f"/api/config/config_entries/entry/{entry_id}")
+
+
+def test_an_automation_from_the_blueprint_submits_on_a_change(
+    stack: Stack, entry_id: str
+) -> None:
+    target = stack.hass.config_dir / "blueprints" / "automation" / "flatpeak"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BLUEPRINT, target / BLUEPRINT.name)
+    answer = stack.api(
+        "POST",
+        f"/api/config/automation/config/{AUTOMATION_ID}",
+        {
+            "alias": "Flatpeak on a price change",
+            "description": "",
+            "use_blueprint": {
+                "path": "flatpeak/submit_on_change.yaml",
+                "input": {"trigger_entity": PRICE, "config_entry": entry_id},
+            },
+        },
+    )
+    assert answer == {"result": "ok"}
+    wait_for(
+        lambda: automation_state(stack) == "on",
+        what="the automation from the blueprint",
+    )
+    assert socs(stack) == []
+
+    set_state(stack, PRICE, "0.25", unit_of_measurement="EUR/kWh")
+    wait_for(lambda: socs(stack) == [64], what="the blueprint's first submission")
+    # Not submitted on change: the next record comes from the next price change.
+    set_state(stack, SOC, "66", unit_of_measurement="%", device_class="battery")
+    set_state(stack, PRICE, "0.21", unit_of_measurement="EUR/kWh")
+    wait_for(lambda: socs(stack) == [64, 66], what="the second submission")
+    automation = stack.api("GET", f"/api/states/{AUTOMATION}")
+    assert automation["attributes"]["last_triggered"] is not None
