@@ -1,7 +1,10 @@
-"""Our own hassfest: what Home Assistant's hassfest checks for core integrations.
+"""What Home Assistant's hassfest does not check for a custom integration.
 
-hassfest is not in the Home Assistant wheel; these tests check the same things
-for this custom integration (manifest, hacs.json, translations, icons, services).
+The real validator (hassfest, as its GitHub action runs it) is a step of
+scripts/test; these tests add the project's own rules on top of it: en.json is
+strings.json resolved, every translation has the same keys and placeholders,
+every key the code uses is translated, and the rules of hassfest that bit us
+before (translation keys) hold even where the real tool is not installed.
 """
 
 import json
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.flatpeak.api import __version__
+from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import FIELD_UNITS
 
@@ -21,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
 STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
 EN: dict[str, Any] = json.loads((INTEGRATION / "translations" / "en.json").read_text())
+# hassfest's RE_TRANSLATION_KEY (script/hassfest/translations.py).
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
 TRANSLATIONS = sorted((INTEGRATION / "translations").glob("*.json"))
 SOURCES = {path.name: path.read_text() for path in INTEGRATION.glob("*.py")}
 
@@ -102,6 +107,13 @@ def test_translations_have_the_same_keys(path: Path) -> None:
         ), key
 
 
+def test_translation_keys_are_valid_for_hassfest() -> None:
+    """Every key (entities, states, issues, selector options...) is lower-case."""
+    for key in flatten(STRINGS):
+        for part in key.split("."):
+            assert TRANSLATION_KEY.match(part), key
+
+
 def test_no_urls_in_translations() -> None:
     for path in TRANSLATIONS:
         for key, text in flatten(json.loads(path.read_text())).items():
@@ -175,6 +187,10 @@ def test_services_yaml_matches_strings() -> None:
     assert set(options["options"]) == set(
         STRINGS["selector"][options["translation_key"]]["options"]
     )
+    # The action upper-cases the selector's value into the API's value.
+    assert {option.upper() for option in options["options"]} == {
+        direction.value for direction in EnergyFlowDirection
+    }
 
 
 def test_icons_cover_every_entity_and_action() -> None:
