@@ -149,25 +149,27 @@ def test_exceptions_and_issues_translated() -> None:
 
 
 def test_flow_errors_translated() -> None:
-    config_errors = _keys(r'errors\[[^\]]+\] = "(\w+)"', "config_flow.py")
+    from custom_components.flatpeak.flow_validation import ID_ERRORS, LIVE_ERRORS
+
+    credential_errors = {error for _, _, error in LIVE_ERRORS}
+    credential_errors |= set(ID_ERRORS.values()) | {"invalid_url", "unknown"}
+    credential_errors |= _keys(r'return None, \{[^:]+: "(\w+)"\}', "flow_validation.py")
     mapping_errors = {error for _, error in FIELD_UNITS.values()}
-    mapping_errors |= {"entity_not_found"} | _keys(r'\] = "(\w+)"', "config_flow.py")
-    mapping_errors -= {"invalid_auth", "device_not_found", "rate_limited", "unknown"}
-    mapping_errors -= {"invalid_url", "cannot_connect", "already_configured"}
-    assert config_errors >= {
-        "invalid_auth",
-        "device_not_found",
-        "rate_limited",
-        "unknown",
-    }
-    assert config_errors | mapping_errors <= set(STRINGS["config"]["error"])
+    mapping_errors |= {"entity_not_found"}
+    mapping_errors |= _keys(r'errors\[[^\]]+\] = "(\w+)"', "flow_validation.py")
+    assert {"wrong_api_url", "timeout", "invalid_device_id"} <= credential_errors
+    assert {"target_required", "entity_or_value"} <= mapping_errors
+    assert credential_errors | mapping_errors <= set(STRINGS["config"]["error"])
     assert mapping_errors <= set(STRINGS["options"]["error"])
-    assert mapping_errors <= set(
-        STRINGS["issues"]["mapping_broken"]["fix_flow"]["error"]
-    )
-    assert {"already_configured", "reauth_successful", "reconfigure_successful"} <= set(
-        STRINGS["config"]["abort"]
-    )
+    issues = STRINGS["issues"]
+    assert mapping_errors <= set(issues["mapping_broken"]["fix_flow"]["error"])
+    assert credential_errors <= set(issues["device_not_found"]["fix_flow"]["error"])
+    assert {
+        "already_configured",
+        "another_device",
+        "reauth_successful",
+        "reconfigure_successful",
+    } <= set(STRINGS["config"]["abort"])
     assert set(STRINGS["selector"]["battery_power_sign"]["options"]) == {
         s.value for s in PowerSign
     }
@@ -236,27 +238,24 @@ def _labels(step: dict[str, Any], schema: Any) -> None:
             _labels(section, value.schema)
         else:
             assert step["data"][name], name
-            assert name in step.get("data_description", {}) or name == "secret_key", (
-                name
-            )
+            assert name in step.get("data_description", {}), name
 
 
 def test_every_form_field_is_labelled() -> None:
-    from custom_components.flatpeak.config_flow import (
-        BEHAVIOUR_SCHEMA,
+    from custom_components.flatpeak.schemas import (
         CREDENTIALS_SCHEMA,
         MAPPING_SCHEMA,
+        OPTIONS_SCHEMA,
+        REAUTH_SCHEMA,
+        RECONFIGURE_SCHEMA,
     )
 
     steps = STRINGS["config"]["step"]
     _labels(steps["user"], CREDENTIALS_SCHEMA)
-    _labels(steps["reconfigure"], CREDENTIALS_SCHEMA)
+    _labels(steps["reconfigure"], RECONFIGURE_SCHEMA)
+    _labels(steps["reauth_confirm"], REAUTH_SCHEMA)
     _labels(steps["battery"], MAPPING_SCHEMA)
-    _labels(
-        STRINGS["options"]["step"]["init"],
-        MAPPING_SCHEMA.extend(BEHAVIOUR_SCHEMA.schema),
-    )
-    _labels(
-        STRINGS["issues"]["mapping_broken"]["fix_flow"]["step"]["init"], MAPPING_SCHEMA
-    )
-    assert steps["reauth_confirm"]["data"]["secret_key"]
+    _labels(STRINGS["options"]["step"]["init"], OPTIONS_SCHEMA)
+    fix_flows = {name: issue["fix_flow"] for name, issue in STRINGS["issues"].items()}
+    _labels(fix_flows["mapping_broken"]["step"]["mapping"], MAPPING_SCHEMA)
+    assert fix_flows["device_not_found"]["step"]["check"]["description"]

@@ -48,6 +48,10 @@ class FlatpeakAuthenticationError(FlatpeakError):
     """The credentials or the bearer token were refused (401/403)."""
 
 
+class FlatpeakApiUrlError(FlatpeakError):
+    """The API URL is not Flatpeak's API (the token endpoint answered 404)."""
+
+
 class FlatpeakNotFoundError(FlatpeakError):
     """The requested resource (usually the device) does not exist (404)."""
 
