@@ -1,4 +1,4 @@
-"""A user adds Flatpeak in the browser: Debian's Chromium driven by Playwright."""
+"""A user adds Flatpeak in the browser, reconfigures it and fixes a repair: Debian's Chromium via Playwright."""
 
 from collections.abc import Iterator
 from pathlib import Path
