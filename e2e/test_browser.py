@@ -1,7 +1,8 @@
-"""A user adds Flatpeak in the browser: Debian's Chromium driven by Playwright."""
+"""A user adds Flatpeak in the browser, reconfigures it and fixes a repair: Debian's Chromium via Playwright."""
 
 from collections.abc import Iterator
 from pathlib import Path
+import re
 import shutil
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -25,6 +26,7 @@ FLAGS = [
     "--disable-sync",
 ]
 TITLE = "Sandbox Energy Sandbox Battery 10 (battery-0002)"
+TARGET = "sensor.demo_battery_target"
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +96,19 @@ def test_add_flatpeak_in_the_browser(stack: Stack, browser: Browser) -> None:
         dialog.get_by_role("button", name="Finish")
     ).click()
 
-    status = "sensor.sandbox_energy_sandbox_battery_10_battery_0002_submission_status"
     device_id = stack.api(
-        "POST", "/api/template", {"template": f"{{{{ device_id('{status}') }}}}"}
+        "POST",
+        "/api/template",
+        {
+            "template": "{{ integration_entities('flatpeak') | map('device_id')"
+            f" | select('is_device_attr', 'serial_number', '{BROWSER_DEVICE_ID}')"
+            " | first }}"
+        },
     )
     assert isinstance(device_id, str)
     assert len(device_id) > 10
     page.goto(f"{stack.hass.url}/config/devices/device/{device_id}")
+    expect(page.get_by_text("Flatpeak battery").first).to_be_visible()
     for name in ("Submission status", "API connection", "Queued records", "Submit now"):
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
     page.get_by_role("button", name="Press").first.click()
@@ -113,4 +121,85 @@ def test_add_flatpeak_in_the_browser(stack: Stack, browser: Browser) -> None:
     assert body["target_state_of_charge_percent"] == 80
     assert "state_of_charge_percent" in body
     shot(page, stack, "5-device")
+
+    reconfigure(page, stack)
+    repair_the_mapping(page, stack, device_id)
+    entry_id = stack.api(
+        "POST",
+        "/api/template",
+        {"template": "{{ config_entry_id('button.flatpeak_battery_submit_now') }}"},
+    )
     page.close()
+    # Leave the shared Home Assistant as test_rest expects it: no entry yet.
+    stack.api("DELETE", f"/api/config/config_entries/entry/{entry_id}")
+
+
+def reconfigure(page: Page, stack: Stack) -> None:
+    """Reconfigure the entry: the form is pre-filled; an empty secret keeps it."""
+    page.goto(f"{stack.hass.url}/config/integrations/integration/flatpeak")
+    page.get_by_text(TITLE).first.wait_for()
+    # The page's own menu comes first, then the entry's.
+    page.get_by_role("button", name="Menu").nth(1).click()
+    page.get_by_text("Reconfigure", exact=True).click()
+    dialog = page.locator("dialog-data-entry-flow")
+    expect(dialog.get_by_text("Reconfigure Flatpeak")).to_be_visible()
+    expect(
+        dialog.get_by_text("The entry stays with its Flatpeak device")
+    ).to_be_visible()
+    expect(
+        dialog.get_by_text("Leave empty to keep the stored secret key.")
+    ).to_be_visible()
+    account = dialog.get_by_role("textbox", name="Account ID")
+    expect(account).to_have_value(DEFAULT_ACCOUNT_ID)
+    expect(dialog.get_by_role("textbox", name="Secret key")).to_have_value("")
+    shot(page, stack, "6-reconfigure")
+    dialog.get_by_role("button", name="Submit").click()
+    expect(
+        dialog.get_by_text(re.compile("Re-?configuration was successful"))
+    ).to_be_visible()
+    shot(page, stack, "7-reconfigured")
+    dialog.get_by_role("button", name="Finish").or_(
+        dialog.get_by_role("button", name="Close")
+    ).first.click()
+
+
+def repair_the_mapping(page: Page, stack: Stack, device_id: str) -> None:
+    """Break the mapping (the target is no longer in %), then fix it in Repairs."""
+    before = len(stack.sandbox.states(BROWSER_DEVICE_ID))
+    stack.api(
+        "POST",
+        f"/api/states/{TARGET}",
+        {"state": "0.8", "attributes": {"friendly_name": "Demo battery target"}},
+    )
+    page.goto(f"{stack.hass.url}/config/repairs")
+    issue = page.get_by_text("The Flatpeak battery mapping of", exact=False).first
+    issue.click()
+    dialog = page.locator("dialog-repairs-issue, dialog-data-entry-flow").last
+    expect(dialog.get_by_text("Fix the battery mapping")).to_be_visible()
+    # Pre-filled with the current mapping, no error.
+    expect(dialog.get_by_text("Demo battery state of charge")).to_be_visible()
+    expect(dialog.get_by_role("spinbutton", name="Fixed backup reserve")).to_have_value(
+        "20"
+    )
+    expect(dialog.locator('ha-alert[alert-type="error"]')).to_have_count(0)
+    shot(page, stack, "8-repair")
+    # The target entity lost its unit: choose another one.
+    dialog.get_by_text("Demo battery target").first.click()
+    page.locator("input:focus").fill("Demo battery charge level")
+    page.get_by_text("Demo battery charge level", exact=True).first.click()
+    dialog.get_by_role("button", name="Submit").click()
+    expect(dialog.get_by_text("The issue is repaired!")).to_be_visible()
+    shot(page, stack, "9-repaired")
+    page.goto(f"{stack.hass.url}/config/devices/device/{device_id}")
+    page.get_by_role("button", name="Press").first.click()
+    records = wait_for(
+        lambda: stack.sandbox.states(BROWSER_DEVICE_ID)[before:],
+        what="a record after the repair",
+    )
+    body = records[-1]["body"]
+    assert body["backup_reserve_percent"] == 20  # kept, though not changed
+    # The new target is the charge level the state of charge is rendered from.
+    assert (
+        abs(body["target_state_of_charge_percent"] - body["state_of_charge_percent"])
+        < 1
+    )

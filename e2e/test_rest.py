@@ -26,7 +26,8 @@ MAPPING = {
     "energy_remaining_entity": ENERGY,
     "backup_reserve_percent": 20,
 }
-PREFIX = "sandbox_energy_sandbox_battery_10_battery_0001"
+# The device is "Flatpeak battery" (test_browser deletes its own entry first).
+PREFIX = "flatpeak_battery"
 
 
 def set_battery(
@@ -120,11 +121,12 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
         f"/api/config/config_entries/options/flow/{options['flow_id']}",
         {
             **MAPPING,
-            "submit_on_change": True,
-            "min_interval": 1,
-            "heartbeat_interval": 5,
-            "outbox_max_age": 24,
-            "outbox_max_records": 10000,
+            "submission": {
+                "submit_on_change": True,
+                "min_interval": 1,
+                "heartbeat_interval": 5,
+            },
+            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
         },
     )
     assert options["type"] == "create_entry"
@@ -156,7 +158,7 @@ def test_diagnostic_entities(stack: Stack) -> None:
     )
     assert state(stack, f"binary_sensor.{PREFIX}_api_connection") == "on"
     assert state(stack, f"sensor.{PREFIX}_queued_records") == "0"
-    assert state(stack, f"sensor.{PREFIX}_last_successful_submission").startswith("20")
+    assert state(stack, f"sensor.{PREFIX}_last_submission").startswith("20")
     assert state(stack, f"button.{PREFIX}_submit_now")
 
 

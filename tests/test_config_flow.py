@@ -11,7 +11,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api import api_url_is_safe
-from custom_components.flatpeak.config_flow import SECTION_ADVANCED
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
@@ -19,6 +18,8 @@ from custom_components.flatpeak.const import (
     CONF_ENERGY_ENTITY,
     CONF_HEARTBEAT_INTERVAL,
     CONF_MIN_INTERVAL,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_RECORDS,
     CONF_POWER_ENTITY,
     CONF_RESERVE_ENTITY,
     CONF_SECRET_KEY,
@@ -28,9 +29,25 @@ from custom_components.flatpeak.const import (
     CONF_TARGET_SOC_PERCENT,
     DOMAIN,
 )
+from custom_components.flatpeak.flow_validation import VALIDATION_TIMEOUT
+from custom_components.flatpeak.schemas import (
+    MAPPING_SCHEMA,
+    SECTION_ADVANCED,
+    SECTION_OUTBOX,
+    SECTION_SUBMISSION,
+)
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, ENERGY, MAPPING, POWER, RESERVE, SOC, settle
+from .conftest import (
+    BEHAVIOUR,
+    ENERGY,
+    MAPPING,
+    POWER,
+    RESERVE,
+    SOC,
+    SandboxFactory,
+    settle,
+)
 
 pytestmark = pytest.mark.usefixtures("battery")
 
@@ -65,6 +82,12 @@ def suggestions(result: dict[str, Any]) -> dict[str, Any]:
         return found
 
     return walk(result["data_schema"].schema)
+
+
+def advanced_section(result: dict[str, Any]) -> Any:
+    """Return the "Advanced options" section of a credentials form."""
+    schema = result["data_schema"].schema
+    return next(value for key, value in schema.items() if str(key) == SECTION_ADVANCED)
 
 
 async def start_advanced(hass: HomeAssistant) -> dict[str, Any]:
@@ -105,12 +128,9 @@ async def test_full_flow_advanced(
 
 async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
     result = await start_advanced(hass)
-    advanced = next(
-        key for key in result["data_schema"].schema if str(key) == SECTION_ADVANCED
-    )
-    section_schema = result["data_schema"].schema[advanced].schema
-    assert section_schema({}) == {CONF_API_URL: "https://api.flatpeak.com"}
-    assert result["data_schema"].schema[advanced].options == {"collapsed": True}
+    section = advanced_section(result)
+    assert section.schema({}) == {CONF_API_URL: "https://api.flatpeak.com"}
+    assert section.options == {"collapsed": True}
 
 
 @pytest.mark.parametrize(
@@ -118,13 +138,30 @@ async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
     [
         (None, {CONF_SECRET_KEY: "sk_test_wrong"}, {CONF_SECRET_KEY: "invalid_auth"}),
         (None, {CONF_DEVICE_ID: "dev_unknown"}, {CONF_DEVICE_ID: "device_not_found"}),
-        (None, {CONF_API_URL: "http://192.0.2.1:8080"}, {"base": "invalid_url"}),
-        (None, {CONF_API_URL: "ftp://api.flatpeak.com"}, {"base": "invalid_url"}),
+        (
+            None,
+            {CONF_API_URL: "http://192.0.2.1:8080"},
+            {SECTION_ADVANCED: "invalid_url"},
+        ),
+        (
+            None,
+            {CONF_API_URL: "ftp://api.flatpeak.com"},
+            {SECTION_ADVANCED: "invalid_url"},
+        ),
+        ("token:404", {}, {SECTION_ADVANCED: "wrong_api_url"}),
         ("token:429", {}, {"base": "rate_limited"}),
         ("token:503", {}, {"base": "cannot_connect"}),
         ("token:drop", {}, {"base": "cannot_connect"}),
         ("token:garbage", {}, {"base": "unknown"}),
         ("device:409", {}, {"base": "unknown"}),
+        (None, {CONF_ACCOUNT_ID: "acc one"}, {CONF_ACCOUNT_ID: "invalid_account_id"}),
+        (
+            None,
+            {CONF_DEVICE_ID: "dev_x/../../auth/tokens"},
+            {CONF_DEVICE_ID: "invalid_device_id"},
+        ),
+        (None, {CONF_DEVICE_ID: "dev_x?y=1"}, {CONF_DEVICE_ID: "invalid_device_id"}),
+        (None, {CONF_DEVICE_ID: "x"}, {CONF_DEVICE_ID: "invalid_device_id"}),
     ],
 )
 async def test_user_step_errors_then_recovery(
@@ -150,17 +187,50 @@ async def test_user_step_errors_then_recovery(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == errors
-    # What the user typed is kept, except the secret key.
+    # What the user typed is kept; the secret key too unless the error is about it.
+    typed = credentials(sandbox, **changes)
     suggested = suggestions(result)
-    assert suggested[CONF_SECRET_KEY] is None
-    assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
-    assert suggested[SECTION_ADVANCED] == {
-        CONF_API_URL: credentials(sandbox, **changes)[SECTION_ADVANCED][CONF_API_URL]
+    assert suggested[CONF_ACCOUNT_ID] == typed[CONF_ACCOUNT_ID]
+    assert suggested[CONF_DEVICE_ID] == typed[CONF_DEVICE_ID]
+    assert suggested[CONF_SECRET_KEY] == (
+        None if CONF_SECRET_KEY in errors else typed[CONF_SECRET_KEY]
+    )
+    assert suggested[SECTION_ADVANCED] == typed[SECTION_ADVANCED]
+    # The section opens when its field has the error.
+    assert advanced_section(result).options == {
+        "collapsed": SECTION_ADVANCED not in errors
     }
+    await finish_user_flow(hass, sandbox, result)
+
+
+async def finish_user_flow(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, result: dict[str, Any]
+) -> None:
+    """Recover: valid credentials, then the mapping, create the entry."""
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox)
     )
     assert result["step_id"] == "battery"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == DEFAULT_DEVICE_ID
+
+
+async def test_ids_are_trimmed(hass: HomeAssistant, sandbox: FlatpeakSandbox) -> None:
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        credentials(
+            sandbox,
+            **{
+                CONF_DEVICE_ID: f"\t{DEFAULT_DEVICE_ID} ",
+                CONF_SECRET_KEY: f" {sandbox.secret_key}\n",
+            },
+        ),
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == entry_data(sandbox)
 
 
 async def test_unexpected_exception(
@@ -175,6 +245,7 @@ async def test_unexpected_exception(
             result["flow_id"], credentials(sandbox)
         )
     assert result["errors"] == {"base": "unknown"}
+    await finish_user_flow(hass, sandbox, result)
 
 
 async def test_connection_refused(
@@ -186,6 +257,27 @@ async def test_connection_refused(
         result["flow_id"], credentials(sandbox)
     )
     assert result["errors"] == {"base": "cannot_connect"}
+    await sandbox.start()
+    await finish_user_flow(hass, sandbox, result)
+
+
+async def test_unresponsive_api_answers_with_timeout(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """A host that does not answer gives the form an answer, not a 60 s spinner."""
+    result = await start_advanced(hass)
+    sandbox.latency = 30
+    with patch("custom_components.flatpeak.flow_validation.VALIDATION_TIMEOUT", 0.05):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials(sandbox)
+        )
+    assert result["errors"] == {"base": "timeout"}
+    sandbox.latency = 0
+    await finish_user_flow(hass, sandbox, result)
+
+
+def test_validation_timeout_is_under_ten_seconds() -> None:
+    assert VALIDATION_TIMEOUT <= 10
 
 
 async def test_already_configured(
@@ -213,6 +305,9 @@ async def test_several_devices_allowed(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Sandbox Energy Sandbox Battery 10 (garage)"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+UNITLESS = "sensor.battery_level_fraction"
 
 
 def without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -251,6 +346,21 @@ def without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
             {**MAPPING, CONF_TARGET_SOC_ENTITY: POWER},
             {CONF_TARGET_SOC_ENTITY: "not_a_percentage"},
         ),
+        (
+            {**MAPPING, CONF_SOC_ENTITY: UNITLESS},
+            {CONF_SOC_ENTITY: "not_a_percentage"},
+        ),
+        (
+            {**MAPPING, CONF_TARGET_SOC_ENTITY: UNITLESS},
+            {CONF_TARGET_SOC_ENTITY: "not_a_percentage"},
+        ),
+        (
+            {
+                **without(MAPPING, "backup_reserve_percent"),
+                CONF_RESERVE_ENTITY: UNITLESS,
+            },
+            {CONF_RESERVE_ENTITY: "not_a_percentage"},
+        ),
     ],
 )
 async def test_battery_step_rejects_unusable_mappings(
@@ -259,6 +369,8 @@ async def test_battery_step_rejects_unusable_mappings(
     mapping: dict[str, Any],
     errors: dict[str, str],
 ) -> None:
+    # A battery sensor whose 0.55 may be a fraction: no unit, refused.
+    hass.states.async_set(UNITLESS, "0.55", {"device_class": "battery"})
     result = await start_advanced(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox)
@@ -319,29 +431,50 @@ def test_api_url_is_safe(url: str, safe: bool) -> None:
     assert api_url_is_safe(url) is safe
 
 
+def options_input(options: dict[str, Any]) -> dict[str, Any]:
+    """Return what the options form sends: behaviour options sit in sections."""
+    data = dict(options)
+    submission = {
+        key: data.pop(key)
+        for key in (CONF_SUBMIT_ON_CHANGE, CONF_MIN_INTERVAL, CONF_HEARTBEAT_INTERVAL)
+    }
+    outbox = {
+        key: data.pop(key) for key in (CONF_OUTBOX_MAX_AGE, CONF_OUTBOX_MAX_RECORDS)
+    }
+    return {**data, SECTION_SUBMISSION: submission, SECTION_OUTBOX: outbox}
+
+
 async def test_options_flow(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
 ) -> None:
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    schema_keys = {str(key) for key in result["data_schema"].schema}
-    assert {
-        CONF_SUBMIT_ON_CHANGE,
-        CONF_MIN_INTERVAL,
-        CONF_HEARTBEAT_INTERVAL,
-        CONF_SOC_ENTITY,
-    } <= schema_keys
+    # Battery entities at the top (each field shows its own error), then sections.
+    schema = {str(key): value for key, value in result["data_schema"].schema.items()}
+    assert set(schema) == {*MAPPING_SCHEMA.schema, SECTION_SUBMISSION, SECTION_OUTBOX}
+    assert schema[SECTION_SUBMISSION].options == {"collapsed": False}
+    assert schema[SECTION_OUTBOX].options == {"collapsed": True}
+    # Pre-filled with the stored options, sections included.
+    assert suggestions(result)[CONF_SOC_ENTITY] == SOC
+    submission = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in schema[SECTION_SUBMISSION].schema.schema
+    }
+    assert submission[CONF_MIN_INTERVAL] == BEHAVIOUR[CONF_MIN_INTERVAL]
     new = {**without(MAPPING, CONF_POWER_ENTITY), **BEHAVIOUR, CONF_MIN_INTERVAL: 60.0}
     bad = {**new, CONF_ENERGY_ENTITY: SOC}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], bad)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options_input(bad)
+    )
     assert result["errors"] == {CONF_ENERGY_ENTITY: "invalid_energy_unit"}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], new)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], options_input(new)
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass)
-    assert init_integration.options[CONF_MIN_INTERVAL] == 60
+    assert init_integration.options == {**new, CONF_MIN_INTERVAL: 60}
     assert isinstance(init_integration.options[CONF_MIN_INTERVAL], int)
-    assert CONF_POWER_ENTITY not in init_integration.options
     # Saving reloaded the entry: the new coordinator uses the new options.
     coordinator = init_integration.runtime_data
     assert coordinator.min_interval.total_seconds() == 60
@@ -374,15 +507,36 @@ async def test_reauth(
     assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
 
 
-async def test_reconfigure_to_another_device(
+async def test_reauth_empty_secret_tries_the_stored_one(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
 ) -> None:
+    stored = init_integration.data[CONF_SECRET_KEY]
+    sandbox.secret_key = "sk_test_rotated"
+    result = await init_integration.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {CONF_SECRET_KEY: "invalid_auth"}
+    # Flatpeak accepts the stored key again (e.g. it was refused by mistake).
+    sandbox.secret_key = stored
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SECRET_KEY: ""}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.data[CONF_SECRET_KEY] == stored
+
+
+async def test_reconfigure_to_another_device_aborts(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    """An entry stays with its device: another device is a new entry."""
     sandbox.add_device("dev_new", reference_id="new-battery")
+    before = dict(init_integration.data)
     result = await init_integration.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
     suggested = suggestions(result)
     assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
-    assert suggested[CONF_SECRET_KEY] is None
+    assert suggested[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+    assert suggested[CONF_SECRET_KEY] is None  # the stored key never reaches the form
     assert suggested[SECTION_ADVANCED] == {CONF_API_URL: sandbox.url}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_missing"})
@@ -392,27 +546,57 @@ async def test_reconfigure_to_another_device(
         result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_new"})
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    assert init_integration.unique_id == "dev_new"
-    assert init_integration.data[CONF_DEVICE_ID] == "dev_new"
-    assert init_integration.title == "Sandbox Energy Sandbox Battery 10 (new-battery)"
+    assert result["reason"] == "another_device"
+    assert result["description_placeholders"] == {"device_id": DEFAULT_DEVICE_ID}
+    assert init_integration.unique_id == DEFAULT_DEVICE_ID
+    assert dict(init_integration.data) == before
 
 
-async def test_reconfigure_same_device_keeps_title(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+async def test_reconfigure_same_device_keeps_title_and_stored_secret(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    make_sandbox: SandboxFactory,
+    init_integration: MockConfigEntry,
 ) -> None:
     hass.config_entries.async_update_entry(init_integration, title="Garage battery")
+    stored = init_integration.data[CONF_SECRET_KEY]
+    # The same account and device behind another URL; the secret key left empty.
+    other_url = (await make_sandbox()).url
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        credentials(sandbox, **{CONF_SECRET_KEY: "", CONF_API_URL: other_url}),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.title == "Garage battery"
+    assert init_integration.data == entry_data(
+        sandbox, **{CONF_SECRET_KEY: stored, CONF_API_URL: other_url}
+    )
+    await settle(hass)
+    assert init_integration.runtime_data.client.base_url == other_url
+
+
+async def test_reconfigure_new_secret_kept_after_an_error(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
     sandbox.secret_key = "sk_test_new"
     result = await init_integration.start_reconfigure_flow(hass)
+    sandbox.fail_next(404, endpoint="token")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["errors"] == {SECTION_ADVANCED: "wrong_api_url"}
+    assert advanced_section(result).options == {"collapsed": False}
+    assert suggestions(result)[CONF_SECRET_KEY] == "sk_test_new"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox)
     )
     assert result["reason"] == "reconfigure_successful"
-    assert init_integration.title == "Garage battery"
     assert init_integration.data[CONF_SECRET_KEY] == "sk_test_new"
 
 
-async def test_reconfigure_collision(
+async def test_reconfigure_to_a_configured_device_aborts(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
 ) -> None:
     sandbox.add_device("dev_other")
@@ -421,6 +605,7 @@ async def test_reconfigure_collision(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_other"})
     )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_DEVICE_ID: "already_configured"}
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "another_device"
     assert init_integration.unique_id == DEFAULT_DEVICE_ID
+    assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID

@@ -1,7 +1,10 @@
-"""Our own hassfest: what Home Assistant's hassfest checks for core integrations.
+"""What Home Assistant's hassfest does not check for a custom integration.
 
-hassfest is not in the Home Assistant wheel; these tests check the same things
-for this custom integration (manifest, hacs.json, translations, icons, services).
+The real validator (hassfest, as its GitHub action runs it) is a step of
+scripts/test; these tests add the project's own rules on top of it: en.json is
+strings.json resolved, every translation has the same keys and placeholders,
+every key the code uses is translated, and the rules of hassfest that bit us
+before (translation keys) hold even where the real tool is not installed.
 """
 
 import json
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.flatpeak.api import __version__
+from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import FIELD_UNITS
 
@@ -21,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
 STRINGS: dict[str, Any] = json.loads((INTEGRATION / "strings.json").read_text())
 EN: dict[str, Any] = json.loads((INTEGRATION / "translations" / "en.json").read_text())
+# hassfest's RE_TRANSLATION_KEY (script/hassfest/translations.py).
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
 TRANSLATIONS = sorted((INTEGRATION / "translations").glob("*.json"))
 SOURCES = {path.name: path.read_text() for path in INTEGRATION.glob("*.py")}
 
@@ -102,6 +107,13 @@ def test_translations_have_the_same_keys(path: Path) -> None:
         ), key
 
 
+def test_translation_keys_are_valid_for_hassfest() -> None:
+    """Every key (entities, states, issues, selector options...) is lower-case."""
+    for key in flatten(STRINGS):
+        for part in key.split("."):
+            assert TRANSLATION_KEY.match(part), key
+
+
 def test_no_urls_in_translations() -> None:
     for path in TRANSLATIONS:
         for key, text in flatten(json.loads(path.read_text())).items():
@@ -137,25 +149,27 @@ def test_exceptions_and_issues_translated() -> None:
 
 
 def test_flow_errors_translated() -> None:
-    config_errors = _keys(r'errors\[[^\]]+\] = "(\w+)"', "config_flow.py")
+    from custom_components.flatpeak.flow_validation import ID_ERRORS, LIVE_ERRORS
+
+    credential_errors = {error for _, _, error in LIVE_ERRORS}
+    credential_errors |= set(ID_ERRORS.values()) | {"invalid_url", "unknown"}
+    credential_errors |= _keys(r'return None, \{[^:]+: "(\w+)"\}', "flow_validation.py")
     mapping_errors = {error for _, error in FIELD_UNITS.values()}
-    mapping_errors |= {"entity_not_found"} | _keys(r'\] = "(\w+)"', "config_flow.py")
-    mapping_errors -= {"invalid_auth", "device_not_found", "rate_limited", "unknown"}
-    mapping_errors -= {"invalid_url", "cannot_connect", "already_configured"}
-    assert config_errors >= {
-        "invalid_auth",
-        "device_not_found",
-        "rate_limited",
-        "unknown",
-    }
-    assert config_errors | mapping_errors <= set(STRINGS["config"]["error"])
+    mapping_errors |= {"entity_not_found"}
+    mapping_errors |= _keys(r'errors\[[^\]]+\] = "(\w+)"', "flow_validation.py")
+    assert {"wrong_api_url", "timeout", "invalid_device_id"} <= credential_errors
+    assert {"target_required", "entity_or_value"} <= mapping_errors
+    assert credential_errors | mapping_errors <= set(STRINGS["config"]["error"])
     assert mapping_errors <= set(STRINGS["options"]["error"])
-    assert mapping_errors <= set(
-        STRINGS["issues"]["mapping_broken"]["fix_flow"]["error"]
-    )
-    assert {"already_configured", "reauth_successful", "reconfigure_successful"} <= set(
-        STRINGS["config"]["abort"]
-    )
+    issues = STRINGS["issues"]
+    assert mapping_errors <= set(issues["mapping_broken"]["fix_flow"]["error"])
+    assert credential_errors <= set(issues["device_not_found"]["fix_flow"]["error"])
+    assert {
+        "already_configured",
+        "another_device",
+        "reauth_successful",
+        "reconfigure_successful",
+    } <= set(STRINGS["config"]["abort"])
     assert set(STRINGS["selector"]["battery_power_sign"]["options"]) == {
         s.value for s in PowerSign
     }
@@ -175,6 +189,10 @@ def test_services_yaml_matches_strings() -> None:
     assert set(options["options"]) == set(
         STRINGS["selector"][options["translation_key"]]["options"]
     )
+    # The action upper-cases the selector's value into the API's value.
+    assert {option.upper() for option in options["options"]} == {
+        direction.value for direction in EnergyFlowDirection
+    }
 
 
 # hassfest's translation key rule (script/hassfest/translations.py).
@@ -240,27 +258,24 @@ def _labels(step: dict[str, Any], schema: Any) -> None:
             _labels(section, value.schema)
         else:
             assert step["data"][name], name
-            assert name in step.get("data_description", {}) or name == "secret_key", (
-                name
-            )
+            assert name in step.get("data_description", {}), name
 
 
 def test_every_form_field_is_labelled() -> None:
-    from custom_components.flatpeak.config_flow import (
-        BEHAVIOUR_SCHEMA,
+    from custom_components.flatpeak.schemas import (
         CREDENTIALS_SCHEMA,
         MAPPING_SCHEMA,
+        OPTIONS_SCHEMA,
+        REAUTH_SCHEMA,
+        RECONFIGURE_SCHEMA,
     )
 
     steps = STRINGS["config"]["step"]
     _labels(steps["user"], CREDENTIALS_SCHEMA)
-    _labels(steps["reconfigure"], CREDENTIALS_SCHEMA)
+    _labels(steps["reconfigure"], RECONFIGURE_SCHEMA)
+    _labels(steps["reauth_confirm"], REAUTH_SCHEMA)
     _labels(steps["battery"], MAPPING_SCHEMA)
-    _labels(
-        STRINGS["options"]["step"]["init"],
-        MAPPING_SCHEMA.extend(BEHAVIOUR_SCHEMA.schema),
-    )
-    _labels(
-        STRINGS["issues"]["mapping_broken"]["fix_flow"]["step"]["init"], MAPPING_SCHEMA
-    )
-    assert steps["reauth_confirm"]["data"]["secret_key"]
+    _labels(STRINGS["options"]["step"]["init"], OPTIONS_SCHEMA)
+    fix_flows = {name: issue["fix_flow"] for name, issue in STRINGS["issues"].items()}
+    _labels(fix_flows["mapping_broken"]["step"]["mapping"], MAPPING_SCHEMA)
+    assert fix_flows["device_not_found"]["step"]["check"]["description"]

@@ -38,7 +38,7 @@ async def test_setup_and_device(
     assert device.identifiers == {(DOMAIN, DEFAULT_DEVICE_ID)}
     assert device.manufacturer == "Flatpeak"
     assert device.model == "Sandbox Energy Sandbox Battery 10"
-    assert device.name == config_entry.title
+    assert device.name == "Flatpeak battery"
     assert device.serial_number == DEFAULT_DEVICE_ID
     assert device.entry_type is dr.DeviceEntryType.SERVICE
     assert state_of(hass, "api_connection", "binary_sensor") == "on"

@@ -217,10 +217,22 @@ def test_missing_entity(hass: HomeAssistant) -> None:
     assert err.value.translation_key == "entity_missing"
 
 
-def test_soc_without_unit_is_a_percentage(hass: HomeAssistant) -> None:
+@pytest.mark.parametrize("entity", [SOC, TARGET])
+def test_percentage_without_unit_is_refused(hass: HomeAssistant, entity: str) -> None:
+    """A bare 0.55 may be a fraction: it is not sent as 0.55 %."""
     set_battery(hass)
-    hass.states.async_set(SOC, "42")
-    assert build_device_state(hass, MAPPING, WHEN).state_of_charge_percent == 42
+    hass.states.async_set(entity, "0.55", {"device_class": "battery"})
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, MAPPING, WHEN)
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_key == "unit_missing"
+    assert err.value.translation_placeholders == {"entity_id": entity, "expected": "%"}
+
+
+def test_reserve_without_unit_is_left_out(hass: HomeAssistant) -> None:
+    set_battery(hass)
+    hass.states.async_set(RESERVE, "0.2")
+    assert build_device_state(hass, MAPPING, WHEN).backup_reserve_percent is None
 
 
 def test_time_in_the_future_is_clamped(hass: HomeAssistant) -> None:

@@ -17,6 +17,7 @@ from .api import (
     FlatpeakError,
     FlatpeakNotFoundError,
 )
+from .api.client import DEFAULT_TIMEOUT
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
@@ -40,13 +41,16 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def create_client(hass: HomeAssistant, data: dict[str, str]) -> FlatpeakClient:
+def create_client(
+    hass: HomeAssistant, data: dict[str, str], *, timeout: float = DEFAULT_TIMEOUT
+) -> FlatpeakClient:
     """Create a Flatpeak client on Home Assistant's shared HTTP session."""
     return FlatpeakClient(
         async_get_clientsession(hass),
         data[CONF_ACCOUNT_ID],
         data[CONF_SECRET_KEY],
         base_url=data.get(CONF_API_URL, DEFAULT_BASE_URL),
+        timeout=timeout,
     )
 
 

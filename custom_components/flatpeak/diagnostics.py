@@ -6,12 +6,34 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY
 from .coordinator import FlatpeakConfigEntry
+from .mapping import BatteryMapping
 
 TO_REDACT = {CONF_ACCOUNT_ID, CONF_SECRET_KEY, "token", "bearer_token"}
+
+
+def mapped_entity_states(
+    hass: HomeAssistant, mapping: BatteryMapping
+) -> dict[str, dict[str, Any] | None]:
+    """Return each mapped entity's current state and unit (None: it does not exist)."""
+    states: dict[str, dict[str, Any] | None] = {}
+    for entity_id in mapping.entity_ids:
+        state = hass.states.get(entity_id)
+        states[entity_id] = (
+            None
+            if state is None
+            else {
+                "state": state.state,
+                "unit_of_measurement": state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
+                "device_class": state.attributes.get(ATTR_DEVICE_CLASS),
+                "last_updated": state.last_updated.isoformat(),
+            }
+        )
+    return states
 
 
 async def async_get_config_entry_diagnostics(
@@ -37,6 +59,7 @@ async def async_get_config_entry_diagnostics(
                 "options": dict(entry.options),
             },
             "mapping": asdict(coordinator.mapping),
+            "mapped_entities": mapped_entity_states(hass, coordinator.mapping),
             "api_url": coordinator.client.base_url,
             "device": dict(coordinator.device.raw) if coordinator.device else None,
             "status": status,

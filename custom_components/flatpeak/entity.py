@@ -10,6 +10,11 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .coordinator import FlatpeakCoordinator
 
+# The device's name, short so that entity IDs read like
+# sensor.flatpeak_battery_submission_status; the model tells batteries apart on
+# the device page, the entry title in the integration's list.
+DEVICE_NAME = "Flatpeak battery"
+
 
 class FlatpeakEntity(CoordinatorEntity[FlatpeakCoordinator]):
     """A diagnostic entity of one Flatpeak device (one per config entry)."""
@@ -28,7 +33,7 @@ class FlatpeakEntity(CoordinatorEntity[FlatpeakCoordinator]):
         device = coordinator.device
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, device_id)},
-            name=coordinator.config_entry.title,
+            name=DEVICE_NAME,
             manufacturer="Flatpeak",
             model=device.model_name if device else None,
             serial_number=device_id,

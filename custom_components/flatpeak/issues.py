@@ -11,10 +11,12 @@ from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
 
+DEVICE_ISSUE_PREFIX = "device_not_found_"
+
 
 def device_issue_id(entry_id: str) -> str:
     """Return the id of the "device not found" repair issue of an entry."""
-    return f"device_not_found_{entry_id}"
+    return f"{DEVICE_ISSUE_PREFIX}{entry_id}"
 
 
 def mapping_issue_id(entry_id: str) -> str:
@@ -26,15 +28,19 @@ def mapping_issue_id(entry_id: str) -> str:
 def async_create_device_issue(
     hass: HomeAssistant, entry: ConfigEntry, device_id: str
 ) -> None:
-    """Raise the issue of a device that Flatpeak no longer knows."""
+    """Raise the issue of a device that Flatpeak no longer knows.
+
+    Its fix (``repairs.py``) checks the device again and explains reconfigure.
+    """
     ir.async_create_issue(
         hass,
         DOMAIN,
         device_issue_id(entry.entry_id),
-        is_fixable=False,
+        is_fixable=True,
         severity=ir.IssueSeverity.ERROR,
         translation_key="device_not_found",
         translation_placeholders={"device_id": device_id, "title": entry.title},
+        data={"entry_id": entry.entry_id},
     )
 
 

@@ -47,7 +47,8 @@ from .const import (
 DECIMALS = 4
 
 # Which units each mapped field accepts, and the form error when it does not.
-PERCENT_UNITS: frozenset[str | None] = frozenset({None, PERCENTAGE})
+# A percentage needs its unit: a bare 0.55 may be a fraction, not 0.55 %.
+PERCENT_UNITS: frozenset[str | None] = frozenset({PERCENTAGE})
 FIELD_UNITS: dict[str, tuple[frozenset[str | None], str]] = {
     CONF_SOC_ENTITY: (PERCENT_UNITS, "not_a_percentage"),
     CONF_TARGET_SOC_ENTITY: (PERCENT_UNITS, "not_a_percentage"),
@@ -180,6 +181,13 @@ def _number_in(
     """Read a number and its unit; a unit outside ``valid_units`` is refused."""
     value, state = _number(hass, entity_id)
     unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit is None:
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "unit_missing",
+            entity_id=entity_id,
+            expected=expected,
+        )
     if unit not in valid_units:
         raise SnapshotError(
             SubmissionStatus.INVALID_DATA,

@@ -1,51 +1,78 @@
-"""Repair flow: fix a battery mapping whose entities went missing or changed unit."""
+"""Repair flows: fix a broken battery mapping; check a missing device again."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+import voluptuous as vol
 
-from .config_flow import MAPPING_SCHEMA, validate_mapping
-from .issues import async_delete_mapping_issue
+from .const import CONF_DEVICE_ID, DOMAIN
+from .flow_validation import validate_credentials, validate_mapping
+from .issues import (
+    DEVICE_ISSUE_PREFIX,
+    async_delete_device_issue,
+    async_delete_mapping_issue,
+)
+from .schemas import MAPPING_SCHEMA
 
 if TYPE_CHECKING:
     # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
     from homeassistant.components.repairs import RepairsFlowResult
 
+# Where the user reconfigures or deletes an entry (the integration's page).
+INTEGRATION_PAGE = f"/config/integrations/integration/{DOMAIN}"
 
-class MappingRepairFlow(RepairsFlow):
-    """Show the mapping form; saving updates the entry's options and reloads it."""
+
+class _EntryRepairFlow(RepairsFlow):
+    """A fix flow about one config entry.
+
+    Home Assistant's repairs manager passes ``{"issue_id": ...}`` as the first
+    input of ``async_step_init``: init only forwards to the form's own step.
+    """
 
     def __init__(self, entry_id: str) -> None:
         """Remember which entry the issue is about."""
         self._entry_id = entry_id
 
+    def _entry(self) -> ConfigEntry | None:
+        return self.hass.config_entries.async_get_entry(self._entry_id)
+
+
+class MappingRepairFlow(_EntryRepairFlow):
+    """Show the current mapping; saving updates the entry's options and reloads it."""
+
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Ask for a working mapping."""
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None:
+        """Open the mapping form, pre-filled."""
+        return await self.async_step_mapping()
+
+    async def async_step_mapping(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Ask for a working mapping; every option the form does not show is kept."""
+        if (entry := self._entry()) is None:
             return self.async_abort(reason="entry_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = validate_mapping(self.hass, user_input)
             if not errors:
-                behaviour = {
+                kept = {
                     key: value
                     for key, value in entry.options.items()
                     if key not in MAPPING_SCHEMA.schema
                 }
                 self.hass.config_entries.async_update_entry(
-                    entry, options={**behaviour, **user_input}
+                    entry, options={**kept, **user_input}
                 )
                 async_delete_mapping_issue(self.hass, entry.entry_id)
                 await self.hass.config_entries.async_reload(entry.entry_id)
                 return self.async_create_entry(data={})
         return self.async_show_form(
-            step_id="init",
+            step_id="mapping",
             data_schema=self.add_suggested_values_to_schema(
                 MAPPING_SCHEMA, user_input or entry.options
             ),
@@ -54,8 +81,52 @@ class MappingRepairFlow(RepairsFlow):
         )
 
 
+class DeviceRepairFlow(_EntryRepairFlow):
+    """Flatpeak no longer knows the entry's device: check again, or go reconfigure.
+
+    The entry belongs to its device (its unique ID), so the fix cannot switch
+    it to another device: it checks the same device again (it may be back),
+    and links to the integration's page to add the new device or delete this
+    entry.
+    """
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Explain the situation."""
+        return await self.async_step_check()
+
+    async def async_step_check(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Look the device up again; found, the entry is reloaded and resumes."""
+        if (entry := self._entry()) is None:
+            return self.async_abort(reason="entry_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            _, errors = await validate_credentials(self.hass, entry.data)
+            if not errors:
+                async_delete_device_issue(self.hass, entry.entry_id)
+                await self.hass.config_entries.async_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+            errors = {"base": next(iter(errors.values()))}
+        return self.async_show_form(
+            step_id="check",
+            data_schema=vol.Schema({}),
+            errors=errors,
+            description_placeholders={
+                "device_id": str(entry.data[CONF_DEVICE_ID]),
+                "title": entry.title,
+                "integration_page": INTEGRATION_PAGE,
+            },
+        )
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
-    """Create the flow that fixes a broken mapping."""
-    return MappingRepairFlow(str((data or {})["entry_id"]))
+    """Create the flow that fixes the issue ``issue_id``."""
+    entry_id = str((data or {})["entry_id"])
+    if issue_id.startswith(DEVICE_ISSUE_PREFIX):
+        return DeviceRepairFlow(entry_id)
+    return MappingRepairFlow(entry_id)
