@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import os
 from pathlib import Path
 import threading
-from typing import Any
+import time
+from typing import Any, BinaryIO
 
 from homeassistant.helpers.json import json_bytes
 from homeassistant.util.json import JSON_DECODE_EXCEPTIONS, json_loads
@@ -35,6 +36,8 @@ type Entry = tuple[int, DeviceState]
 """A queued record and its number in the journal."""
 
 RECORD_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
+# Lines handled between two chances for the event loop to take the GIL.
+CHUNK = 200
 
 
 def parse_record(data: Any) -> DeviceState:
@@ -136,21 +139,24 @@ class Journal:
 
     def load(self) -> JournalContents:
         """Read and parse the journal; a missing file is an empty outbox."""
+        parser = _Parser()
+        torn = b""
         with self._lock:
             try:
-                data = self.path.read_bytes()
+                with self.path.open("rb") as file:
+                    for count, line in enumerate(file, 1):
+                        if not line.endswith(b"\n"):
+                            torn = line  # only the last line can lack it
+                        elif line != b"\n":
+                            parser.line(line)
+                        if not count % CHUNK:
+                            _let_the_loop_run()
             except FileNotFoundError:
                 return JournalContents()
             except OSError as err:
                 # Keep the file as it is (no rewrite from an empty outbox).
                 LOGGER.warning("Could not read the outbox journal: %s", err)
                 return JournalContents(exists=True)
-        parser = _Parser()
-        lines = data.split(b"\n")
-        torn = lines.pop()  # after the last newline: empty unless torn
-        for line in lines:
-            if line:
-                parser.line(line)
         if parser.bad_lines:
             LOGGER.warning(
                 "Skipped %s unreadable line(s) in the outbox journal %s",
@@ -176,43 +182,32 @@ class Journal:
 
     def append(
         self,
-        entries: Sequence[Entry],
+        entries: Iterable[Entry],
         removed: Sequence[int],
         counters: tuple[int, int] | None,
     ) -> None:
         """Append queued records, removals and the counters; sync to disk."""
-        lines = [json_bytes({"n": n, "r": state.to_json()}) for n, state in entries]
+        tail = b""
         if removed:
-            lines.append(json_bytes({"x": removed}))
+            tail += json_bytes({"x": removed}) + b"\n"
         if counters is not None:
-            lines.append(json_bytes({"c": counters}))
-        if not lines:
-            return
-        data = b"\n".join(lines) + b"\n"
+            tail += json_bytes({"c": counters}) + b"\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("ab") as file:
-                file.write(data)
+                written = _write_records(file, entries) + file.write(tail)
                 file.flush()
                 os.fsync(file.fileno())
-            self.bytes_written += len(data)
+            self.bytes_written += written
 
-    def rewrite(self, entries: Sequence[Entry], counters: tuple[int, int]) -> None:
+    def rewrite(self, entries: Iterable[Entry], counters: tuple[int, int]) -> None:
         """Replace the journal by its live records (atomic, synced)."""
         temporary = self.path.with_name(f"{self.path.name}.tmp")
-        written = 0
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with temporary.open("wb") as file:
-                written += file.write(json_bytes({"c": counters}) + b"\n")
-                batch: list[bytes] = []
-                for number, state in entries:
-                    batch.append(json_bytes({"n": number, "r": state.to_json()}))
-                    if len(batch) == 1000:
-                        written += file.write(b"\n".join(batch) + b"\n")
-                        batch.clear()
-                if batch:
-                    written += file.write(b"\n".join(batch) + b"\n")
+                written = file.write(json_bytes({"c": counters}) + b"\n")
+                written += _write_records(file, entries)
                 file.flush()
                 os.fsync(file.fileno())
             temporary.replace(self.path)
@@ -225,6 +220,26 @@ class Journal:
             for path in (self.path, self.path.with_name(f"{self.path.name}.tmp")):
                 with suppress(FileNotFoundError):
                     path.unlink()
+
+
+def _write_records(file: BinaryIO, entries: Iterable[Entry]) -> int:
+    """Write record lines in chunks, letting the event loop run in between."""
+    written = 0
+    batch: list[bytes] = []
+    for number, state in entries:
+        batch.append(json_bytes({"n": number, "r": state.to_json()}))
+        if len(batch) == CHUNK:
+            written += file.write(b"\n".join(batch) + b"\n")
+            batch.clear()
+            _let_the_loop_run()
+    if batch:
+        written += file.write(b"\n".join(batch) + b"\n")
+    return written
+
+
+def _let_the_loop_run() -> None:
+    """Release the GIL, so that a long job does not hold up the event loop."""
+    time.sleep(0)
 
 
 def _sync_directory(path: Path) -> None:

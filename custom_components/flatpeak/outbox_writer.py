@@ -132,14 +132,14 @@ class OutboxWriter:
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
             job = partial(self.journal.rewrite, entries, counters)
         elif self._added or self._removed or counters != self._saved_counters:
-            added = tuple(self._added.items())
+            # The job owns the batch: the writer starts new ones below.
             job = partial(
                 self.journal.append,
-                added,
+                self._added.items(),
                 self._removed,
                 counters if counters != self._saved_counters else None,
             )
-            self._in_file += len(added)
+            self._in_file += len(self._added)
         else:
             return None
         self._added, self._removed = {}, []
