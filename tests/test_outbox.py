@@ -432,6 +432,24 @@ async def test_an_unreadable_0_1_0_file_is_an_empty_outbox(
     assert (outbox.dropped, outbox.rejected) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "saved",
+    [{"no": "version"}, {**old_store([state(1).to_json()]), "version": 9}],
+    ids=["not a store file", "unknown version"],
+)
+async def test_a_0_1_0_file_that_cannot_be_read_is_left_alone(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    saved: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hass_storage["flatpeak.entry.outbox"] = saved
+    outbox = await on_disk(hass)
+    assert not outbox
+    assert "Could not read the saved outbox of version 0.1.0" in caplog.text
+    assert hass_storage["flatpeak.entry.outbox"] == saved
+
+
 async def test_unreadable_saved_records_never_fail_setup(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,

@@ -6,16 +6,15 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.storage import STORAGE_DIR, Store
+from homeassistant.helpers.storage import STORAGE_DIR
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState
 from .const import DOMAIN, LOGGER
-from .journal import Entry, Journal, parse_records
+from .journal import Entry, Journal
+from .outbox_migration import async_read_0_1_0, carry_over, store_0_1_0
 from .outbox_writer import OutboxWriter
 
 
@@ -25,23 +24,10 @@ def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
     )
 
 
-def _store_0_1_0(hass: HomeAssistant, entry_id: str) -> Store[Any]:
-    """Return the ``Store`` the 0.1.0 outbox used.
-
-    Its data: ``{"records": [<API body>, ...], "dropped": int, "rejected": int}``.
-    """
-    return Store(hass, 1, f"{DOMAIN}.{entry_id}.outbox")
-
-
 async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
     """Delete every file of a removed config entry's outbox."""
     await hass.async_add_executor_job(_journal(hass, entry_id).remove)
-    await _store_0_1_0(hass, entry_id).async_remove()
-
-
-def _counter(data: dict[str, Any], key: str) -> int:
-    value = data.get(key, 0)
-    return value if isinstance(value, int) and value > 0 else 0
+    await store_0_1_0(hass, entry_id).async_remove()
 
 
 class Outbox:
@@ -99,27 +85,15 @@ class Outbox:
     async def async_load(self) -> None:
         """Restore the saved records (file I/O and parsing in the executor).
 
-        The 0.1.0 ``Store`` outbox is carried over: its records go first, minus
-        those the journal already holds (a crash after the journal was written
-        but before the old file was removed), and the old file is removed only
-        once the journal holding its records is on disk.
+        The 0.1.0 ``Store`` outbox is carried over (``outbox_migration.py``);
+        the old file is removed only once the journal holding its records is on
+        disk.
         """
-        contents = await self._hass.async_add_executor_job(self._writer.journal.load)
-        store = _store_0_1_0(self._hass, self._entry_id)
-        old = await self._async_load_0_1_0(store)
-        if old is not None:
-            records, dropped, rejected = old
-            known = {
-                state.record_reference_id or state for _, state in contents.entries
-            }
-            records = [s for s in records if (s.record_reference_id or s) not in known]
-            records.extend(state for _, state in contents.entries)
-            contents.entries = list(enumerate(records))
-            contents.next_number = len(records)
-            if contents.exists:  # the counters were carried over already
-                dropped = max(dropped, contents.dropped)
-                rejected = max(rejected, contents.rejected)
-            contents.dropped, contents.rejected = dropped, rejected
+        hass = self._hass
+        contents = await hass.async_add_executor_job(self._writer.journal.load)
+        store = store_0_1_0(hass, self._entry_id)
+        if (old := await async_read_0_1_0(store)) is not None:
+            await hass.async_add_executor_job(carry_over, contents, old)
         self._records = deque(contents.entries)
         self._next_number = contents.next_number
         self.dropped, self.rejected = contents.dropped, contents.rejected
@@ -130,30 +104,6 @@ class Outbox:
             if self._writer.synced:
                 await store.async_remove()
                 LOGGER.info("Moved the outbox to %s", self._writer.journal.path)
-
-    async def _async_load_0_1_0(
-        self, store: Store[Any]
-    ) -> tuple[list[DeviceState], int, int] | None:
-        try:
-            data = await store.async_load()
-        except (HomeAssistantError, NotImplementedError, ValueError) as err:
-            LOGGER.warning("Could not read the saved outbox of version 0.1.0: %s", err)
-            return None
-        if data is None:
-            return None
-        if not isinstance(data, dict):
-            data = {}
-        raw = data.get("records")
-        if not isinstance(raw, list):
-            raw = []
-        records, unreadable = await self._hass.async_add_executor_job(
-            parse_records, raw
-        )
-        if unreadable:
-            LOGGER.warning(
-                "Skipped %s unreadable record(s) in the saved outbox", unreadable
-            )
-        return records, _counter(data, "dropped"), _counter(data, "rejected")
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
