@@ -46,6 +46,7 @@ import time
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import prepare_save_json
 from homeassistant.util import dt as dt_util
 
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
@@ -213,6 +214,42 @@ async def measure_outbox(hass: HomeAssistant) -> dict[str, float]:
     }
 
 
+def measure_old_outbox() -> dict[str, float]:
+    """Return the 0.1.0 outbox's figures, for comparison (no Home Assistant).
+
+    0.1.0 saved the whole outbox through ``Store.async_delay_save(5 s)``: with
+    one record a second (any minimum gap under 5 s, or a backlog drain) every
+    change postponed the save, so nothing reached the disk (``durable``: never;
+    see test_records_on_disk_within_10_s_under_a_stream_of_appends). With the
+    default 30 s gap, each record caused one save of the whole outbox, its data
+    built and serialised on the event loop (``Store``'s default). Measured here:
+    that on-loop work for 100 000 records, with Home Assistant's own
+    ``prepare_save_json``; and the bytes of one save per record over a
+    10 000-record outage (the size of a save is linear in its records).
+    """
+
+    def saved(count: int) -> bytes:
+        records = [record(index).to_json() for index in range(count)]
+        data = {"records": records, "dropped": 0, "rejected": 0}
+        document = {"version": 1, "minor_version": 1, "key": "k", "data": data}
+        _, json_data = prepare_save_json(document)
+        return json_data if isinstance(json_data, bytes) else json_data.encode()
+
+    states = [record(index) for index in range(BIG)]
+    start = time.perf_counter()
+    records = [state.to_json() for state in states]  # the old data_func
+    data = {"records": records, "dropped": 0, "rejected": 0}
+    prepare_save_json({"version": 1, "minor_version": 1, "key": "k", "data": data})
+    stall = (time.perf_counter() - start) * 1000
+    empty, thousand = len(saved(0)), len(saved(1000))
+    per_record = (thousand - empty) / 1000
+    total = sum(empty + per_record * count for count in range(1, OUTAGE + 1))
+    return {
+        "old_outbox_stall_ms_100k": round(stall, 1),
+        "old_outbox_bytes_per_record_30s_gap": round(total / OUTAGE),
+    }
+
+
 async def test_bench_outbox(hass: HomeAssistant) -> None:
     """Print the figures (pytest entry point)."""
     hass.loop.set_debug(False)  # the harness runs asyncio in debug mode
@@ -228,3 +265,4 @@ async def test_bench_outbox(hass: HomeAssistant) -> None:
         target = targets.get(name)
         print(f"| {name:<32} | {value:>10} | {'<= ' + str(target) if target else ''}")
     print("BENCH-JSON " + json.dumps(figures))
+    print("0.1.0 outbox, for comparison:", json.dumps(measure_old_outbox()))
