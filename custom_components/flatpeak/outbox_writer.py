@@ -128,14 +128,15 @@ class OutboxWriter:
         if self._rewrite or (
             self._dead >= COMPACT_MIN_DEAD and 2 * self._dead >= self._in_file
         ):
-            entries = tuple(self._entries())
+            entries = list(self._entries())
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
-            job = partial(self.journal.rewrite, entries, counters)
+            job = partial(_rewrite, self.journal, entries, counters)
         elif self._added or self._removed or counters != self._saved_counters:
             # The job owns the batch: the writer starts new ones below.
             job = partial(
-                self.journal.append,
-                self._added.items(),
+                _append,
+                self.journal,
+                self._added,
                 self._removed,
                 counters if counters != self._saved_counters else None,
             )
@@ -180,3 +181,21 @@ class OutboxWriter:
         await self.async_flush()
         self._closed = True
         self._cancel_timer()
+
+
+# The jobs empty their batch in the executor: freeing a large one is work too.
+
+
+def _rewrite(journal: Journal, entries: list[Entry], counters: Counters) -> None:
+    journal.rewrite(entries, counters)
+    entries.clear()
+
+
+def _append(
+    journal: Journal,
+    added: dict[int, DeviceState],
+    removed: list[int],
+    counters: Counters | None,
+) -> None:
+    journal.append(added.items(), removed, counters)
+    added.clear()
