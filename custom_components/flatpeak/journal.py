@@ -115,11 +115,13 @@ class _Parser:
     def contents(self) -> JournalContents:
         found = self.found
         unreadable = 0
-        for number, data in self.raw.items():
+        for count, (number, data) in enumerate(self.raw.items(), 1):
             try:
                 found.entries.append((number, parse_record(data)))
             except RECORD_ERRORS:
                 unreadable += 1
+            if not count % CHUNK:
+                _let_the_loop_run()
         if unreadable:
             LOGGER.warning("Skipped %s unreadable record(s) in the outbox", unreadable)
         found.dead = self.record_lines - len(found.entries)
