@@ -243,6 +243,16 @@ class HomeAssistantProcess:
         if self._supervisor is not None:
             self._supervisor.join(5)
 
+    def kill(self) -> None:
+        """Kill Home Assistant at once (SIGKILL, like a power cut); no restart."""
+        self._stop.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+
     def wait_for_restart(self, starts_before: int, timeout: float = 180) -> None:
         """Wait until a restart request brought a new process up and ready."""
         deadline = time.monotonic() + timeout

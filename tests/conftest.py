@@ -93,6 +93,12 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let the harness load custom_components/flatpeak."""
 
 
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Give every test its own config directory: the outbox writes real files."""
+    return hass_tmp_config_dir
+
+
 def set_battery(
     hass: HomeAssistant,
     *,

@@ -1,7 +1,7 @@
 """Setting up, unloading and removing an entry; the device; diagnostics."""
 
 import json
-from typing import Any
+from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -103,18 +103,19 @@ async def test_remove_entry_deletes_the_outbox(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
     config_entry: MockConfigEntry,
-    hass_storage: dict[str, Any],
 ) -> None:
     await setup(hass, config_entry)
     await sandbox.stop()
     await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
     await settle(hass)
     assert await hass.config_entries.async_unload(config_entry.entry_id)
-    key = f"{DOMAIN}.{config_entry.entry_id}.outbox"
-    assert len(hass_storage[key]["data"]["records"]) == 1
+    journal = Path(
+        hass.config.path(".storage", f"{DOMAIN}.{config_entry.entry_id}.outbox.jsonl")
+    )
+    assert (await hass.async_add_executor_job(journal.read_bytes)).count(b"\n") == 1
     await hass.config_entries.async_remove(config_entry.entry_id)
     await settle(hass)
-    assert key not in hass_storage
+    assert not journal.exists()
 
 
 async def test_diagnostics_redact_secrets(

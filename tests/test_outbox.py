@@ -1,21 +1,29 @@
-"""The outbox: bounds by age and count, persistence, unreadable records."""
+"""The outbox: bounds, the record in flight, the journal on disk, the 0.1.0 file."""
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 import logging
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.flatpeak.api import DeviceState
-from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
+from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import SOC, advance, drain, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+DAY = timedelta(hours=24)
 
 
 def state(minutes_ago: float, soc: float = 50) -> DeviceState:
@@ -27,15 +35,67 @@ def state(minutes_ago: float, soc: float = 50) -> DeviceState:
     )
 
 
+def old_store(records: list[Any], dropped: int = 0, rejected: int = 0) -> Any:
+    """Return the 0.1.0 outbox file as ``hass_storage`` holds it."""
+    return {
+        "version": 1,
+        "minor_version": 1,
+        "key": "flatpeak.entry.outbox",
+        "data": {"records": records, "dropped": dropped, "rejected": rejected},
+    }
+
+
 @pytest.fixture(autouse=True)
 def _now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(NOW)
 
 
-async def test_count_bound_drops_the_oldest_and_logs_once(
-    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+@pytest.fixture
+def journal(hass: HomeAssistant) -> Path:
+    """Return the path of the entry ``entry``'s journal."""
+    return Path(hass.config.path(".storage", "flatpeak.entry.outbox.jsonl"))
+
+
+@pytest.fixture
+async def outbox(hass: HomeAssistant) -> AsyncGenerator[Outbox]:
+    """Return a loaded outbox, closed after the test."""
+    box = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await box.async_load()
+    yield box
+    await box.async_close()
+
+
+async def on_disk(hass: HomeAssistant, entry_id: str = "entry") -> Outbox:
+    """Return what a restart would find: a fresh outbox loaded from disk."""
+    fresh = Outbox(hass, entry_id, max_age=DAY, max_records=10_000)
+    await fresh.async_load()
+    await fresh.async_close()
+    return fresh
+
+
+async def read(hass: HomeAssistant, path: Path) -> bytes:
+    return await hass.async_add_executor_job(path.read_bytes)
+
+
+async def write(hass: HomeAssistant, path: Path, data: bytes) -> None:
+    await hass.async_add_executor_job(path.write_bytes, data)
+
+
+async def tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
 ) -> None:
-    outbox = Outbox(hass, "entry", max_age=timedelta(hours=24), max_records=3)
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+# --- bounds and the record in flight ------------------------------------------------
+
+
+async def test_count_bound_drops_the_oldest_and_logs_once(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox.max_records = 3
     for soc in range(6):
         outbox.append(state(10 - soc, soc))
     assert [s.state_of_charge_percent for s in outbox] == [3, 4, 5]
@@ -51,8 +111,8 @@ async def test_count_bound_drops_the_oldest_and_logs_once(
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
 
 
-async def test_age_bound(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    outbox = Outbox(hass, "entry", max_age=timedelta(hours=1), max_records=100)
+async def test_age_bound(outbox: Outbox, freezer: FrozenDateTimeFactory) -> None:
+    outbox.max_age = timedelta(hours=1)
     outbox.append(state(90))
     outbox.append(state(30))
     assert len(outbox) == 1
@@ -62,8 +122,7 @@ async def test_age_bound(hass: HomeAssistant, freezer: FrozenDateTimeFactory) ->
     assert len(outbox) == 0
 
 
-async def test_reject_and_remove_out_of_order(hass: HomeAssistant) -> None:
-    outbox = Outbox(hass, "entry", max_age=timedelta(hours=1), max_records=100)
+async def test_reject_and_remove_out_of_order(outbox: Outbox) -> None:
     first, second = state(2), state(1)
     outbox.append(first)
     outbox.append(second)
@@ -72,20 +131,378 @@ async def test_reject_and_remove_out_of_order(hass: HomeAssistant) -> None:
     assert outbox.rejected == 1
     outbox.reject(second)  # already gone: not counted twice
     assert outbox.rejected == 1
+    outbox.delivered(second)
+    assert list(outbox) == [first]
 
 
-async def test_persisted_and_restored(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
+async def test_prune_never_drops_the_record_in_flight(
+    outbox: Outbox, freezer: FrozenDateTimeFactory
 ) -> None:
-    outbox = Outbox(hass, "entry", max_age=timedelta(hours=24), max_records=100)
-    outbox.append(state(2, 20))
-    outbox.append(state(1, 21))
-    await outbox.async_save()
-    stored = hass_storage["flatpeak.entry.outbox"]["data"]
-    stored["records"].insert(1, {"time": "garbage"})
-    again = Outbox(hass, "entry", max_age=timedelta(hours=24), max_records=100)
+    outbox.max_age = timedelta(hours=1)
+    outbox.max_records = 3
+    oldest, older, newer = state(50, 1), state(40, 2), state(30, 3)
+    for record in (oldest, older, newer):
+        outbox.append(record)
+    assert outbox.peek() is oldest  # now in flight
+    # The count bound drops the oldest record that is not in flight.
+    outbox.append(state(20, 4))
+    assert [s.state_of_charge_percent for s in outbox] == [1, 3, 4]
+    assert outbox.dropped == 1
+    # The age bound neither drops nor counts the record in flight.
+    freezer.tick(timedelta(minutes=45))
+    assert outbox.prune() == 2
+    assert list(outbox) == [oldest]
+    assert outbox.dropped == 3
+    # Rejecting it ends the flight and counts it as rejected, not dropped.
+    outbox.reject(oldest)
+    assert not outbox
+    assert (outbox.dropped, outbox.rejected) == (3, 1)
+
+
+async def test_release_and_delivered_end_the_flight(
+    outbox: Outbox, freezer: FrozenDateTimeFactory
+) -> None:
+    outbox.max_age = timedelta(hours=1)
+    first, second = state(50, 1), state(40, 2)
+    outbox.append(first)
+    outbox.append(second)
+    assert outbox.peek() is first
+    outbox.delivered(first)
+    assert outbox.peek() is second
+    freezer.tick(timedelta(minutes=30))
+    assert outbox.prune() == 0
+    outbox.release()  # the attempt failed: the bounds apply again
+    assert outbox.prune() == 1
+    assert outbox.peek() is None
+    assert outbox.dropped == 1
+
+
+# --- on disk ------------------------------------------------------------------------------
+
+
+async def test_records_on_disk_within_10_s_under_a_stream_of_appends(
+    hass: HomeAssistant, outbox: Outbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """Fails on 0.1.0: every append postponed the save, nothing reached the disk."""
+    queued: list[DeviceState] = []
+    for second in range(60):
+        record = state(-second / 60, second % 100)
+        outbox.append(record)
+        queued.append(record)
+        await tick(hass, freezer, 1)
+        # Every record queued 10 s ago or earlier is on disk, whatever the rate.
+        durable = queued[: max(0, len(queued) - 10)]
+        assert list(await on_disk(hass))[: len(durable)] == durable, second
+    await outbox.async_close()
+    assert list(await on_disk(hass)) == queued
+
+
+async def test_persisted_and_restored_with_counters(
+    hass: HomeAssistant, outbox: Outbox, journal: Path
+) -> None:
+    outbox.max_records = 3
+    for soc in range(5):
+        outbox.append(state(10 - soc, soc))
+    outbox.reject(state(6, 4))
+    outbox.delivered(state(8, 2))
+    await outbox.async_close()
+    again = await on_disk(hass)
+    assert list(again) == list(outbox) == [state(7, 3)]
+    assert (again.dropped, again.rejected) == (2, 1)
+    # Closed: a later change stays in memory until the next close.
+    outbox.append(state(1, 9))
+    assert len(await on_disk(hass)) == 1
+    await outbox.async_close()
+    assert list(await on_disk(hass)) == [state(7, 3), state(1, 9)]
+
+
+async def test_delivered_within_the_flush_delay_never_touches_the_disk(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    for soc in range(20):
+        outbox.append(state(-soc, soc))
+        record = outbox.peek()
+        assert record is not None
+        outbox.delivered(record)
+        await tick(hass, freezer, 30)
+    assert outbox.bytes_written == 0
+    assert not journal.exists()
+
+
+async def test_a_truncated_last_line_loses_only_that_record(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    records = [state(10 - soc, soc) for soc in range(5)]
+    for record in records:
+        outbox.append(record)
+    await outbox.async_flush()
+    data = await read(hass, journal)
+    await write(hass, journal, data[:-20])  # a power cut in the middle of a write
+    again = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
     await again.async_load()
-    assert [s.to_json() for s in again] == [s.to_json() for s in outbox]
+    assert list(again) == records[:-1]
+    assert "was cut off" in caplog.text
+    # The next write repairs the file: a record queued now follows a clean line.
+    again.append(records[-1])
+    await again.async_close()
+    assert (await read(hass, journal)).endswith(b"\n")
+    assert list(await on_disk(hass)) == records
+    caplog.clear()
+    await on_disk(hass)
+    assert "cut off" not in caplog.text
+
+
+async def test_a_last_line_without_its_newline_is_kept_and_repaired(
+    hass: HomeAssistant, outbox: Outbox, journal: Path
+) -> None:
+    outbox.append(state(2, 1))
+    outbox.append(state(1, 2))
+    await outbox.async_flush()
+    await write(hass, journal, (await read(hass, journal)).rstrip(b"\n"))
+    again = await on_disk(hass)
+    assert list(again) == [state(2, 1), state(1, 2)]
+    assert (await read(hass, journal)).endswith(b"\n")
+
+
+async def test_garbage_lines_are_skipped(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first, second = state(2, 1), state(1, 2)
+    outbox.append(first)
+    await outbox.async_flush()
+    outbox.append(second)
+    outbox.dropped = 4
+    await outbox.async_flush()
+    lines = (await read(hass, journal)).splitlines(keepends=True)
+    garbage = [
+        b"null\n",
+        b"[1, 2]\n",
+        b'"text"\n',
+        b"not json at all\n",
+        b"\xff\xfe\n",
+        b'{"n": 50}\n',
+        b'{"r": {}}\n',
+        b'{"n": -1, "r": {}}\n',
+        b'{"x": "abc"}\n',
+        b'{"c": [-1, 2]}\n',
+        b'{"c": {"dropped": 1}}\n',
+        b'{"other": 1}\n',
+        b'{"n": 51, "r": null}\n',
+        b'{"n": 52, "r": [1]}\n',
+        b'{"n": 53, "r": {"time": "2026-11-28T11:00:00Z"}}\n',
+        b'{"n": 54, "r": {"time": "yesterday", "state_of_charge_percent": 5,'
+        b' "target_state_of_charge_percent": 5}}\n',
+    ]
+    await write(hass, journal, b"".join([lines[0], *garbage, *lines[1:]]))
+    again = await on_disk(hass)
+    assert list(again) == [first, second]
+    assert again.dropped == 4
+    assert "Skipped 12 unreadable line(s)" in caplog.text
+    assert "Skipped 4 unreadable record(s) in the outbox" in caplog.text
+    # The file was rewritten clean.
+    caplog.clear()
+    assert list(await on_disk(hass)) == [first, second]
+    assert "unreadable" not in caplog.text
+
+
+async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    total = 3 * COMPACT_MIN_DEAD
+    records = [state(-i / 1000, i % 100) for i in range(total)]
+    for record in records:
+        outbox.append(record)
+    await tick(hass, freezer, FLUSH_DELAY)
+    full = (await read(hass, journal)).count(b"\n")
+    assert full == total
+    # Deliver two thirds (one rejected): the file is compacted on the way.
+    for index in range(2 * COMPACT_MIN_DEAD):
+        head = outbox.peek()
+        assert head is records[index]
+        if index == 7:
+            outbox.reject(head)
+        else:
+            outbox.delivered(head)
+        if index % 100 == 99:
+            await tick(hass, freezer, FLUSH_DELAY)
+    await outbox.async_flush()
+    lines = (await read(hass, journal)).count(b"\n")
+    # Never more dead lines than live ones beyond the minimum.
+    assert lines <= len(outbox) + COMPACT_MIN_DEAD + 30
+    assert lines < full
+    again = await on_disk(hass)
+    assert list(again) == records[2 * COMPACT_MIN_DEAD :]
+    assert (again.dropped, again.rejected) == (0, 1)
+    # Delivering the rest empties the file down to its counters.
+    while (head := outbox.peek()) is not None:
+        outbox.delivered(head)
+    await outbox.async_flush()
+    assert (await read(hass, journal)) == b'{"c":[0,1]}\n'
+    # Bytes written per queued record, compaction included.
+    assert outbox.bytes_written / total < 2048
+
+
+async def test_a_failed_write_is_retried_from_memory(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await hass.async_add_executor_job(journal.mkdir, 0o755, True)  # not a file
+    outbox.append(state(2, 1))
+    await tick(hass, freezer, FLUSH_DELAY)
+    assert "Could not write the outbox to disk" in caplog.text
+    outbox.append(state(1, 2))
+    await tick(hass, freezer, FLUSH_DELAY)
+    assert caplog.text.count("Could not write the outbox") == 1
+    await hass.async_add_executor_job(journal.rmdir)
+    await tick(hass, freezer, FLUSH_DELAY)
+    assert "written to disk again" in caplog.text
+    assert list(await on_disk(hass)) == [state(2, 1), state(1, 2)]
+
+
+# --- the 0.1.0 file, removal ------------------------------------------------------------
+
+
+async def test_the_0_1_0_outbox_is_carried_over(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    journal: Path,
+) -> None:
+    records = [state(3, 1), state(2, 2), state(1, 3)]
+    hass_storage["flatpeak.entry.outbox"] = old_store(
+        [r.to_json() for r in records], dropped=5, rejected=2
+    )
+    outbox = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await outbox.async_load()
+    assert list(outbox) == records
+    assert "flatpeak.entry.outbox" not in hass_storage
+    again = await on_disk(hass)
+    assert list(again) == records
+    assert (again.dropped, again.rejected) == (5, 2)
+    # Crash between writing the journal and removing the old file: the old
+    # file is read again, and nothing is duplicated or counted twice.
+    outbox.append(state(0, 4))
+    await outbox.async_close()
+    hass_storage["flatpeak.entry.outbox"] = old_store(
+        [r.to_json() for r in records], dropped=5, rejected=2
+    )
+    again = await on_disk(hass)
+    assert list(again) == [*records, state(0, 4)]
+    assert (again.dropped, again.rejected) == (5, 2)
+    assert "flatpeak.entry.outbox" not in hass_storage
+
+
+async def test_the_0_1_0_file_stays_until_the_journal_is_written(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    journal: Path,
+) -> None:
+    hass_storage["flatpeak.entry.outbox"] = old_store([state(1).to_json()])
+    await hass.async_add_executor_job(journal.mkdir, 0o755, True)  # cannot write
+    outbox = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await outbox.async_load()
+    await outbox.async_close()
+    assert list(outbox) == [state(1)]
+    assert "flatpeak.entry.outbox" in hass_storage
+
+
+@pytest.mark.parametrize(
+    "data", [None, [1, 2], "text", {"records": "none"}, {"records": [None]}]
+)
+async def test_an_unreadable_0_1_0_file_is_an_empty_outbox(
+    hass: HomeAssistant, hass_storage: dict[str, Any], data: Any
+) -> None:
+    hass_storage["flatpeak.entry.outbox"] = {**old_store([]), "data": data}
+    outbox = await on_disk(hass)
+    assert not outbox
+    assert (outbox.dropped, outbox.rejected) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [{"no": "version"}, {**old_store([state(1).to_json()]), "version": 9}],
+    ids=["not a store file", "unknown version"],
+)
+async def test_a_0_1_0_file_that_cannot_be_read_is_left_alone(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    saved: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hass_storage["flatpeak.entry.outbox"] = saved
+    outbox = await on_disk(hass)
+    assert not outbox
+    assert "Could not read the saved outbox of version 0.1.0" in caplog.text
+    assert hass_storage["flatpeak.entry.outbox"] == saved
+
+
+async def test_unreadable_saved_records_never_fail_setup(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    battery: None,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails on 0.1.0: a ``null`` record ended the setup in SETUP_ERROR."""
+    good = state(1, 42).to_json()
+    key = f"flatpeak.{config_entry.entry_id}.outbox"
+    hass_storage[key] = {
+        **old_store(
+            [
+                None,
+                [1, 2],
+                "text",
+                {"time": good["time"]},
+                {**good, "state_of_charge_percent": 150},
+                {**good, "time": "yesterday"},
+                good,
+            ],
+            dropped=2,
+            rejected=1,
+        ),
+        "key": key,
+    }
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert "Skipped 6 unreadable record(s)" in caplog.text
+    assert good in sandbox.states()
+    assert state_of(hass, "dropped_records") == "2"
+    assert state_of(hass, "rejected_records") == "1"
+    assert key not in hass_storage
+
+
+async def test_remove_deletes_every_file(
+    hass: HomeAssistant, hass_storage: dict[str, Any], outbox: Outbox, journal: Path
+) -> None:
+    outbox.append(state(1))
+    await outbox.async_flush()
+    await write(hass, Path(f"{journal}.tmp"), b"left by a power cut")
+    hass_storage["flatpeak.entry.outbox"] = old_store([])
+    await async_remove_outbox(hass, "entry")
+    assert not journal.exists()
+    assert not Path(f"{journal}.tmp").exists()
+    assert "flatpeak.entry.outbox" not in hass_storage
+    await async_remove_outbox(hass, "entry")  # nothing left: no error
+
+
+# --- through the integration ------------------------------------------------------------
 
 
 async def test_bounds_are_options(

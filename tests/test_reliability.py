@@ -254,7 +254,7 @@ async def test_restart_with_a_non_empty_outbox(
     assert len(expected) == 3
     await hass.async_stop()
 
-    async with async_test_home_assistant() as hass2:
+    async with async_test_home_assistant(config_dir=hass.config.config_dir) as hass2:
         hass2.data.pop(loader.DATA_CUSTOM_COMPONENTS)
         set_battery(hass2, soc=83)
         entry = MockConfigEntry(

@@ -5,39 +5,38 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from pathlib import Path
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
+from homeassistant.helpers.storage import STORAGE_DIR
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState
 from .const import DOMAIN, LOGGER
+from .journal import Entry, Journal
+from .outbox_migration import async_read_0_1_0, carry_over, store_0_1_0
+from .outbox_writer import OutboxWriter
 
-STORAGE_VERSION = 1
-SAVE_DELAY = 5.0  # seconds
 
-
-def _store(hass: HomeAssistant, entry_id: str) -> Store[_StoredOutbox]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.outbox")
+def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
+    return Journal(
+        Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.outbox.jsonl"))
+    )
 
 
 async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the saved outbox of a removed config entry."""
-    await _store(hass, entry_id).async_remove()
-
-
-class _StoredOutbox(TypedDict):
-    records: list[dict[str, Any]]
-    dropped: int
-    rejected: int
+    """Delete every file of a removed config entry's outbox."""
+    await hass.async_add_executor_job(_journal(hass, entry_id).remove)
+    await store_0_1_0(hass, entry_id).async_remove()
 
 
 class Outbox:
-    """A bounded FIFO of device states, persisted with Home Assistant's ``Store``.
+    """A bounded FIFO of device states, persisted in a journal (``journal.py``).
 
     Bounds: records older than ``max_age`` and records beyond ``max_records``
     are dropped, oldest first; drops are counted and logged once per episode.
+    The record ``peek`` returned is in flight until ``delivered``, ``reject``
+    or ``release``: ``prune`` never drops it.
     """
 
     def __init__(
@@ -49,13 +48,22 @@ class Outbox:
         max_records: int,
     ) -> None:
         """Create an empty outbox; ``async_load`` restores the saved one."""
-        self._store = _store(hass, entry_id)
-        self._records: deque[DeviceState] = deque()
+        self._hass = hass
+        self._entry_id = entry_id
+        self._records: deque[Entry] = deque()
+        self._next_number = 0
+        self._in_flight: Entry | None = None
         self.max_age = max_age
         self.max_records = max_records
         self.dropped = 0
         self.rejected = 0
         self._drop_logged = False
+        self._writer = OutboxWriter(
+            hass,
+            _journal(hass, entry_id),
+            lambda: self._records,
+            lambda: (self.dropped, self.rejected),
+        )
 
     def __len__(self) -> int:
         """Return how many records wait for delivery."""
@@ -63,48 +71,68 @@ class Outbox:
 
     def __iter__(self) -> Iterator[DeviceState]:
         """Iterate over the waiting records, oldest first."""
-        return iter(self._records)
+        return (state for _, state in self._records)
 
     def __bool__(self) -> bool:
         """Return whether a record waits for delivery."""
         return bool(self._records)
 
+    @property
+    def bytes_written(self) -> int:
+        """Return how many bytes this outbox wrote to its journal."""
+        return self._writer.journal.bytes_written
+
     async def async_load(self) -> None:
-        """Restore the records saved by a previous run."""
-        if (stored := await self._store.async_load()) is None:
-            return
-        self.dropped = stored.get("dropped", 0)
-        self.rejected = stored.get("rejected", 0)
-        for data in stored.get("records", []):
-            try:
-                self._records.append(DeviceState.from_json(data))
-            except (KeyError, TypeError, ValueError):
-                LOGGER.warning("Discarding an unreadable record from the outbox")
+        """Restore the saved records (file I/O and parsing in the executor).
+
+        The 0.1.0 ``Store`` outbox is carried over (``outbox_migration.py``);
+        the old file is removed only once the journal holding its records is on
+        disk.
+        """
+        hass = self._hass
+        contents = await hass.async_add_executor_job(self._writer.journal.load)
+        store = store_0_1_0(hass, self._entry_id)
+        if (old := await async_read_0_1_0(store)) is not None:
+            await hass.async_add_executor_job(carry_over, contents, old)
+        self._records = deque(contents.entries)
+        self._next_number = contents.next_number
+        self.dropped, self.rejected = contents.dropped, contents.rejected
+        self._writer.loaded(contents, rewrite=old is not None)
         self.prune()
+        if old is not None:
+            await self._writer.async_flush()
+            if self._writer.synced:
+                await store.async_remove()
+                LOGGER.info("Moved the outbox to %s", self._writer.journal.path)
 
-    def _data_to_save(self) -> _StoredOutbox:
-        return {
-            "records": [state.to_json() for state in self._records],
-            "dropped": self.dropped,
-            "rejected": self.rejected,
-        }
+    async def async_flush(self) -> None:
+        """Write every pending change now and wait until it is on disk."""
+        await self._writer.async_flush()
 
-    def _schedule_save(self) -> None:
-        self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+    async def async_close(self) -> None:
+        """Write every pending change and stop the flush timer (at unload)."""
+        await self._writer.async_close()
 
-    async def async_save(self) -> None:
-        """Write the outbox now (at unload and shutdown)."""
-        await self._store.async_save(self._data_to_save())
+    async_save = async_close  # the name 0.1.0's coordinator calls
 
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
-        self._records.append(state)
+        entry = (self._next_number, state)
+        self._next_number += 1
+        self._records.append(entry)
+        self._writer.added(*entry)
         self.prune()
-        self._schedule_save()
 
     def peek(self) -> DeviceState | None:
-        """Return the oldest record, or None."""
-        return self._records[0] if self._records else None
+        """Return the oldest record, or None; it is in flight from now on."""
+        if not self._records:
+            return None
+        self._in_flight = self._records[0]
+        return self._in_flight[1]
+
+    def release(self) -> None:
+        """End the in-flight state of the peeked record (the attempt failed)."""
+        self._in_flight = None
 
     def delivered(self, state: DeviceState) -> None:
         """Remove a record Flatpeak accepted."""
@@ -117,28 +145,39 @@ class Outbox:
             self.rejected += 1
 
     def _remove(self, state: DeviceState) -> bool:
-        if self._records and self._records[0] is state:
-            self._records.popleft()
+        records = self._records
+        if records and (records[0][1] is state or records[0][1] == state):
+            entry = records.popleft()
         else:
-            try:
-                self._records.remove(state)
-            except ValueError:
+            found = next((entry for entry in records if entry[1] == state), None)
+            if found is None:
                 return False
-        self._schedule_save()
+            records.remove(found)
+            entry = found
+        if entry is self._in_flight:
+            self._in_flight = None
+        self._writer.removed(entry[0])
         return True
 
     def prune(self, now: datetime | None = None) -> int:
-        """Drop records beyond the bounds, oldest first; return how many."""
+        """Drop records beyond the bounds, oldest first; return how many.
+
+        The record in flight is neither dropped nor counted.
+        """
         oldest = (now or dt_util.utcnow()) - self.max_age
+        records = self._records
+        held = self._in_flight if records and records[0] is self._in_flight else None
+        if held is not None:
+            records.popleft()
+        bound = self.max_records - (held is not None)
         dropped = 0
-        while self._records and (
-            len(self._records) > self.max_records or self._records[0].time < oldest
-        ):
-            self._records.popleft()
+        while records and (len(records) > bound or records[0][1].time < oldest):
+            self._writer.removed(records.popleft()[0])
             dropped += 1
+        if held is not None:
+            records.appendleft(held)
         if dropped:
             self.dropped += dropped
-            self._schedule_save()
             if not self._drop_logged:
                 self._drop_logged = True
                 LOGGER.warning(
