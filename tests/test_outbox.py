@@ -529,3 +529,16 @@ async def test_bounds_are_options(
     await drain(hass, freezer, config_entry)
     assert state_of(hass, "dropped_records") == str(dropped)
     assert len(sandbox.states()) >= 100
+
+
+async def test_oldest_does_not_put_the_record_in_flight(
+    outbox: Outbox, freezer: FrozenDateTimeFactory
+) -> None:
+    outbox.max_age = timedelta(hours=1)
+    first = state(50, 1)
+    outbox.append(first)
+    assert outbox.oldest is first
+    freezer.tick(timedelta(hours=2))
+    # Not in flight: the age bound drops it (diagnostics must not pin it).
+    assert outbox.prune() == 1
+    assert outbox.oldest is None

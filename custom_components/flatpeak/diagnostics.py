@@ -68,7 +68,7 @@ async def async_get_config_entry_diagnostics(
                 "dropped": coordinator.outbox.dropped,
                 "rejected": coordinator.outbox.rejected,
                 "oldest": (
-                    oldest.to_json() if (oldest := coordinator.outbox.peek()) else None
+                    oldest.to_json() if (oldest := coordinator.outbox.oldest) else None
                 ),
             },
         },

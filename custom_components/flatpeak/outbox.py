@@ -123,6 +123,11 @@ class Outbox:
         self._writer.added(*entry)
         self.prune()
 
+    @property
+    def oldest(self) -> DeviceState | None:
+        """Return the oldest record, or None, without putting it in flight."""
+        return self._records[0][1] if self._records else None
+
     def peek(self) -> DeviceState | None:
         """Return the oldest record, or None; it is in flight from now on."""
         if not self._records:
