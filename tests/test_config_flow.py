@@ -6,7 +6,7 @@ from unittest.mock import patch
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -492,12 +492,6 @@ async def test_reauth(
         result["flow_id"], {CONF_SECRET_KEY: "sk_test_old"}
     )
     assert result["errors"] == {CONF_SECRET_KEY: "invalid_auth"}
-    sandbox.remove_device(DEFAULT_DEVICE_ID)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_SECRET_KEY: "sk_test_rotated"}
-    )
-    assert result["errors"] == {"base": "device_not_found"}
-    sandbox.add_device(DEFAULT_DEVICE_ID)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SECRET_KEY: " sk_test_rotated "}
     )
@@ -505,6 +499,29 @@ async def test_reauth(
     assert result["reason"] == "reauth_successful"
     assert init_integration.data[CONF_SECRET_KEY] == "sk_test_rotated"
     assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+
+
+async def test_reauth_succeeds_while_the_device_is_unknown(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Re-authentication is about the credentials: a device Flatpeak does not
+    know must not block it; the reloaded entry raises the device repair."""
+    sandbox.secret_key = "sk_test_rotated"
+    sandbox.unknown_device = True
+    result = await init_integration.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SECRET_KEY: "sk_test_rotated"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.data[CONF_SECRET_KEY] == "sk_test_rotated"
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(
+        DOMAIN, f"device_not_found_{init_integration.entry_id}"
+    )
 
 
 async def test_reauth_empty_secret_tries_the_stored_one(

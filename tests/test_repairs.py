@@ -5,7 +5,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.repairs import DOMAIN as REPAIRS
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -159,3 +159,36 @@ async def test_device_fix_of_a_removed_entry_aborts(
     flow = await fix({}, flow_id=flow["flow_id"])
     assert flow["type"] == "abort"
     assert flow["reason"] == "entry_removed"
+
+
+async def test_disabled_entity_raises_the_mapping_issue_and_is_refused(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    entity_registry: er.EntityRegistry,
+    fix: Fix,
+) -> None:
+    """A mapped entity the user disabled has no state: a fixable issue, and the
+    fix form refuses it until another entity (or none) is chosen."""
+    hass.states.async_remove(POWER)
+    entity_registry.async_get_or_create(
+        "sensor",
+        "test",
+        "battery-power",
+        suggested_object_id=POWER.removeprefix("sensor."),
+        disabled_by=er.RegistryEntryDisabler.USER,
+    )
+    assert entity_registry.async_get(POWER) is not None
+    await advance(hass, freezer, 1)
+    set_soc(hass, 61)
+    await advance(hass, freezer, 60)
+    issue_id = mapping_issue_id(init_integration.entry_id)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
+    flow = await fix(MAPPING, flow_id=flow["flow_id"])
+    assert flow["errors"] == {CONF_POWER_ENTITY: "entity_disabled"}
+    shown = {k: v for k, v in MAPPING.items() if k != CONF_POWER_ENTITY}
+    flow = await fix(shown, flow_id=flow["flow_id"])
+    assert flow["type"] == "create_entry"

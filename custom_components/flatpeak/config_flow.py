@@ -129,6 +129,10 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = credentials_from_form(user_input, entry.data)
             _, found = await validate_credentials(self.hass, data)
+            # The token was issued, so the credentials work: a device Flatpeak
+            # no longer knows is the device repair's business, not reauth's.
+            if found == {CONF_DEVICE_ID: "device_not_found"}:
+                found = {}
             errors = form_errors(found, REAUTH_SCHEMA.schema)
             if not errors:
                 return self.async_update_reload_and_abort(

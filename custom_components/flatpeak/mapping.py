@@ -119,14 +119,17 @@ class BatteryMapping:
 def entity_problem(hass: HomeAssistant, field: str, entity_id: str) -> str | None:
     """Return why ``entity_id`` cannot feed ``field`` (a form error key), or None.
 
-    The unit comes from the state, or from the entity registry while the
-    entity is unavailable; an entity whose unit cannot be told yet passes.
+    A disabled entity has no state, ever: it is refused. The unit comes from
+    the state, or from the entity registry while the entity is unavailable; an
+    entity whose unit cannot be told yet passes.
     """
     valid_units, error = FIELD_UNITS[field]
     state = hass.states.get(entity_id)
     entry = er.async_get(hass).async_get(entity_id)
     if state is None and entry is None:
         return "entity_not_found"
+    if entry is not None and entry.disabled_by is not None:
+        return "entity_disabled"
     if state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
     elif entry is not None and entry.unit_of_measurement is not None:
