@@ -9,12 +9,14 @@ owner over REST.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -238,6 +240,22 @@ class HomeAssistantProcess:
                 process.wait()
         if self._supervisor is not None:
             self._supervisor.join(5)
+
+    def kill(self) -> None:
+        """Cut the power: SIGKILL the whole process group, no shutdown at all."""
+        self._stop.set()
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+
+    def restart(self, timeout: float = 180) -> None:
+        """Start again on the same config directory and wait until it answers."""
+        self.start()
+        self.wait_until_ready(timeout)
 
     def wait_for_restart(self, starts_before: int, timeout: float = 180) -> None:
         """Wait until a restart request brought a new process up and ready."""

@@ -1,0 +1,247 @@
+"""A power cut in the middle of an outage: nothing queued long enough is lost.
+
+The outbox promises that every queued record is on disk within 10 s of being
+queued, whatever the arrival rate. This test holds it to that promise from the
+outside, over REST only: a real Home Assistant of its own (it gets killed) and
+the sandbox in its own process.
+
+Flatpeak is down; the battery changes steadily (a minimum gap of 0, so every
+change is a snapshot, and the next change only once the previous one shows in
+"Queued records"); the changes go on for more than 10 s after the first
+``CHANGES`` are queued, and Home Assistant's process group is SIGKILLed in the
+middle of that stream. Then Flatpeak is back and Home Assistant starts again on
+the same config directory. Every record queued at least 10 s before the cut
+must reach Flatpeak exactly once, oldest first, with its original time; the
+records of the last 10 s may be lost, but none may arrive twice.
+
+Environment: ``FLATPEAK_POWER_CUT_CHANGES`` (default 20), ``..._ROUNDS``
+(default 1: cuts in a row, each followed by a fresh outage and stream).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+import os
+import time
+from typing import Any
+
+import pytest
+
+from devtools.homeassistant_process import HttpError, request
+from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
+
+from .conftest import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHANGES = int(os.environ.get("FLATPEAK_POWER_CUT_CHANGES", "20"))
+ROUNDS = int(os.environ.get("FLATPEAK_POWER_CUT_ROUNDS", "1"))
+DURABLE_S = 10.0  # the outbox's promise: on disk within 10 s of being queued
+STREAM_AFTER_S = DURABLE_S + 1.5  # how long the stream goes on before the cut
+DRAIN_TIMEOUT_S = 90.0
+
+SOC = "sensor.power_cut_battery_soc"
+SOC_ATTRIBUTES = {"unit_of_measurement": "%", "device_class": "battery"}
+MAPPING = {"state_of_charge_entity": SOC, "target_state_of_charge_percent": 80}
+PREFIX = "sandbox_energy_sandbox_battery_10_battery_0001"
+QUEUED = f"sensor.{PREFIX}_queued_records"
+CONNECTION = f"binary_sensor.{PREFIX}_api_connection"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state of charge written over REST, and when it showed as queued."""
+
+    soc: float
+    time: datetime  # the state's last_updated: the record's time
+    queued_at: float  # time.monotonic() once "Queued records" counted it
+
+
+def state(stack: Stack, entity_id: str) -> str | None:
+    """Return an entity's state, or None while it does not exist."""
+    try:
+        answer: dict[str, Any] = stack.api("GET", f"/api/states/{entity_id}")
+    except OSError:
+        return None  # Home Assistant is not (yet) answering
+    except HttpError as err:
+        if err.status == 404:  # the entry is not loaded (yet)
+            return None
+        raise
+    return str(answer["state"])
+
+
+def queued(stack: Stack) -> int | None:
+    """Return the "Queued records" sensor, or None while it has no number."""
+    value = state(stack, QUEUED)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def set_soc(stack: Stack, soc: float) -> datetime:
+    """Write the state of charge as a sensor integration would; return its time."""
+    answer = stack.api(
+        "POST", f"/api/states/{SOC}", {"state": str(soc), "attributes": SOC_ATTRIBUTES}
+    )
+    return datetime.fromisoformat(answer["last_updated"])
+
+
+def soc_value(index: int) -> float:
+    """Return the ``index``-th distinct state of charge (10, 10.01, ... 99.99)."""
+    return round(10 + index / 100, 2)
+
+
+def produce(stack: Stack, soc: float, count: int) -> Change:
+    """Change the battery; return once the outbox counts ``count`` records."""
+    when = set_soc(stack, soc)
+    deadline = time.monotonic() + 30
+    while (queued(stack) or 0) < count:
+        assert time.monotonic() < deadline, f"record {count} ({soc} %) not queued"
+        time.sleep(0.05)
+    return Change(soc, when, time.monotonic())
+
+
+def sandbox_listing(stack: Stack) -> tuple[list[dict[str, Any]], int]:
+    """Return the bodies the sandbox stored (arrival order) and its duplicates."""
+    listing: dict[str, Any] = request(
+        "GET", f"{stack.sandbox.url}/_sandbox/states?device_id={DEFAULT_DEVICE_ID}"
+    )
+    return [r["body"] for r in listing["data"]], int(listing["duplicates"])
+
+
+def configure(stack: Stack) -> None:
+    """Add the entry through the REST config flow; minimum gap 0."""
+    set_soc(stack, 5)
+    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
+    for answer in (
+        {
+            "account_id": DEFAULT_ACCOUNT_ID,
+            "secret_key": DEFAULT_SECRET_KEY,
+            "device_id": DEFAULT_DEVICE_ID,
+            "advanced_options": {"api_url": stack.sandbox.url},
+        },
+        MAPPING,
+    ):
+        flow = stack.api(
+            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer
+        )
+    assert flow["type"] == "create_entry", flow
+    options = stack.api(
+        "POST",
+        "/api/config/config_entries/options/flow",
+        {"handler": flow["result"]["entry_id"]},
+    )
+    options = stack.api(
+        "POST",
+        f"/api/config/config_entries/options/flow/{options['flow_id']}",
+        {
+            **MAPPING,
+            "submit_on_change": True,
+            "min_interval": 0,
+            # A clock-aligned heartbeat would stamp a pending change with its
+            # own time; once a day (at 00:00 UTC) keeps it out of the test.
+            "heartbeat_interval": 1440,
+            "outbox_max_age": 24,
+            "outbox_max_records": 10000,
+        },
+    )
+    assert options["type"] == "create_entry", options
+    wait_for(lambda: state(stack, CONNECTION) == "on", what="the entry")
+    wait_for(lambda: queued(stack) == 0, what="an empty outbox")
+
+
+def stream_then_cut(stack: Stack, first: int) -> tuple[list[Change], float]:
+    """During an outage, queue ``CHANGES`` records and stream on; SIGKILL.
+
+    Return the changes that showed as queued and the moment of the cut.
+    """
+    wait_for(lambda: queued(stack) == 0, what="an empty outbox")
+    stack.sandbox.control(outage=True)
+    changes: list[Change] = []
+    index = first
+    for count in range(1, CHANGES + 1):
+        changes.append(produce(stack, soc_value(index), count))
+        index += 1
+    # The stream goes on: a save postponed by every change must not be the
+    # only way to the disk.
+    stream_end = changes[-1].queued_at + STREAM_AFTER_S
+    while time.monotonic() < stream_end:
+        changes.append(produce(stack, soc_value(index), len(changes) + 1))
+        index += 1
+    set_soc(stack, soc_value(index))  # one more, in flight at the cut
+    stack.hass.kill()
+    return changes, time.monotonic()
+
+
+def drain(stack: Stack, wanted: set[float]) -> float:
+    """Restart with Flatpeak back; return how long until ``wanted`` arrived.
+
+    Stops early when the outbox is empty (the entry loaded and connected) while
+    records are missing: they are lost, waiting longer cannot bring them back.
+    """
+    stack.sandbox.control(outage=False)
+    started = time.monotonic()
+    stack.hass.restart()
+    stack.hass.login(stack.owner)
+    deadline = started + DRAIN_TIMEOUT_S
+    empty_since: float | None = None
+    while time.monotonic() < deadline:
+        arrived = {b["state_of_charge_percent"] for b in sandbox_listing(stack)[0]}
+        if wanted <= arrived:
+            return time.monotonic() - started
+        if queued(stack) == 0 and state(stack, CONNECTION) == "on":
+            empty_since = empty_since or time.monotonic()
+            if time.monotonic() - empty_since > 3:
+                break
+        else:
+            empty_since = None
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def check_round(
+    stack: Stack, changes: list[Change], cut: float, drain_s: float
+) -> None:
+    """Every record queued >= 10 s before the cut arrived once, in order."""
+    bodies, duplicates = sandbox_listing(stack)
+    by_soc = {c.soc: c for c in changes}
+    ours = [b for b in bodies if b["state_of_charge_percent"] in by_soc]
+    arrived = [b["state_of_charge_percent"] for b in ours]
+    required = [c.soc for c in changes if cut - c.queued_at >= DURABLE_S]
+    lost = [soc for soc in required if soc not in arrived]
+    twice = len(arrived) - len(set(arrived))
+    late_lost = len(changes) - len(required) - len(set(arrived) - set(required))
+    print(  # the figures (scripts/soak --power-cut shows them)
+        f"POWER-CUT produced={len(changes) + 1} queued_before_cut={len(changes)} "
+        f"queued_10s_before_cut={len(required)} delivered={len(set(arrived))} "
+        f"lost={len(lost)} lost_of_the_last_10s={late_lost} stored_twice={twice} "
+        f"sent_again={duplicates} drain_s={drain_s:.1f}"
+    )
+    assert not lost, (
+        f"{len(lost)} of {len(required)} records queued >= {DURABLE_S:.0f} s "
+        f"before the power cut never reached Flatpeak: {lost[:10]}..."
+    )
+    assert twice == 0, f"{twice} records stored twice"
+    assert duplicates == 0, f"{duplicates} records sent again"
+    assert arrived == sorted(arrived), "not delivered oldest first"
+    for body in ours:
+        change = by_soc[body["state_of_charge_percent"]]
+        sent = datetime.fromisoformat(body["time"])
+        original = change.time.replace(
+            microsecond=change.time.microsecond // 1000 * 1000
+        )
+        assert sent == original, f"{change.soc} %: time {body['time']}, not {original}"
+
+
+# The outbox of this branch's base saves through Store.async_delay_save, which
+# every change postpones: a power cut loses the whole outage (issue 9, §2).
+# Strict: once the durable outbox is merged this passes and the marker must go.
+@pytest.mark.xfail(
+    strict=True, reason="issue 9 §2: the outbox's save is postponed by every change"
+)
+def test_power_cut_during_an_outage_loses_nothing_queued(own_stack: Stack) -> None:
+    configure(own_stack)
+    first = 0
+    for _ in range(ROUNDS):
+        changes, cut = stream_then_cut(own_stack, first)
+        wanted = {c.soc for c in changes if cut - c.queued_at >= DURABLE_S}
+        drain_s = drain(own_stack, wanted)
+        check_round(own_stack, changes, cut, drain_s)
+        first += len(changes) + 1
