@@ -163,22 +163,20 @@ def configure(stack: Stack) -> None:
             **MAPPING,
             "submit_on_change": True,
             "min_interval": 0,
-            # A clock-aligned heartbeat would stamp a pending change with its
-            # own time; once a day (at 00:00 UTC) keeps it out of the test.
+            # A heartbeat takes a pending change along with its own time: once
+            # a day (00:00 UTC, see is_heartbeat) keeps it out of the way.
             "heartbeat_interval": 1440,
             "outbox_max_age": 24,
             "outbox_max_records": 10000,
         },
     )
     assert options["type"] == "create_entry", options
-    wait_for(lambda: state(stack, CONNECTION) == "on", what="the entry")
-    wait_for(lambda: queued(stack) == 0, what="an empty outbox")
 
 
 def stream_then_cut(stack: Stack, first: int) -> Round:
     """During an outage, queue ``CHANGES`` records and stream on; SIGKILL."""
     set_soc(stack, 5)  # the sensor is back after a restart
-    wait_for(lambda: drained(stack), what="an empty outbox")
+    wait_for(lambda: drained(stack), what="a connected entry, its outbox empty")
     sent_again = stored(stack)[1]
     stack.sandbox.control(outage=True)
     changes: list[Change] = []
