@@ -191,8 +191,9 @@ def stream_then_cut(stack: Stack, first: int) -> Round:
         changes.append(produce(stack, soc_value(index), len(changes) + 1))
         index += 1
     set_soc(stack, soc_value(index))  # one more, in flight at the cut
+    cut = time.monotonic()  # not later than the kill: ages are not overstated
     stack.hass.kill()
-    return Round(changes, time.monotonic(), sent_again)
+    return Round(changes, cut, sent_again)
 
 
 def restart(stack: Stack, run: Round) -> None:
@@ -208,12 +209,12 @@ def cut_mid_drain(stack: Stack, run: Round) -> None:
     socs = {c.soc for c in run.changes}
     deadline = time.monotonic() + 60 + len(socs)
     while time.monotonic() < deadline:
+        if drained(stack):
+            return  # nothing (more) to deliver: no backlog to cut into
         bodies = [r["body"] for r in stored(stack)[0]]
         if 2 * sum(b["state_of_charge_percent"] in socs for b in bodies) >= len(socs):
             break
         time.sleep(0.1)
-    if drained(stack):
-        return  # delivered faster than we could look: no backlog to cut into
     wall = datetime.now().astimezone()
     stack.hass.kill()
     # Their removal may not be on disk yet: they may be sent once more.
