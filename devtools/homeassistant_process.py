@@ -9,14 +9,12 @@ owner over REST.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -242,20 +240,14 @@ class HomeAssistantProcess:
             self._supervisor.join(5)
 
     def kill(self) -> None:
-        """Cut the power: SIGKILL the whole process group, no shutdown at all."""
+        """Kill Home Assistant at once (SIGKILL, like a power cut); no restart."""
         self._stop.set()
         process = self._process
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError):  # already gone
-                os.killpg(process.pid, signal.SIGKILL)
+        if process is not None and process.poll() is None:
+            process.kill()
             process.wait()
         if self._supervisor is not None:
             self._supervisor.join(5)
-
-    def restart(self, timeout: float = 180) -> None:
-        """Start again on the same config directory and wait until it answers."""
-        self.start()
-        self.wait_until_ready(timeout)
 
     def wait_for_restart(self, starts_before: int, timeout: float = 180) -> None:
         """Wait until a restart request brought a new process up and ready."""

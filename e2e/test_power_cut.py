@@ -199,7 +199,8 @@ def stream_then_cut(stack: Stack, first: int) -> Round:
 def restart(stack: Stack, run: Round) -> None:
     """Start Home Assistant again on the same config directory; log in."""
     started = time.monotonic()
-    stack.hass.restart()
+    stack.hass.start()
+    stack.hass.wait_until_ready()
     run.restart_s += time.monotonic() - started
     stack.hass.login(stack.owner)
 
