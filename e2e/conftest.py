@@ -5,6 +5,7 @@ Home Assistant test harness plugin must be off, it blocks sockets.
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import time
@@ -57,20 +58,20 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start the sandbox and Home Assistant on free ports; stop both at the end."""
-    root = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def running_stack(
+    root: Path, device_ids: list[str], log_name: str = "e2e-home-assistant.log"
+) -> Iterator[Stack]:
+    """Run the sandbox and Home Assistant on free ports in ``root``; stop both.
+
+    Home Assistant's log is copied to ``artifacts/<log_name>`` at the end.
+    """
     artifacts = Path(__file__).resolve().parent.parent / "artifacts"
     artifacts.mkdir(exist_ok=True)
     config_dir = root / "config"
     port = free_port()
     prepare_config(config_dir, port)
-    sandbox = SandboxProcess(
-        free_port(),
-        root / "sandbox.log",
-        [DEFAULT_DEVICE_ID, BROWSER_DEVICE_ID, BLUEPRINT_DEVICE_ID],
-    )
+    sandbox = SandboxProcess(free_port(), root / "sandbox.log", device_ids)
     hass = HomeAssistantProcess(
         config_dir, port, root / "home-assistant.log", skip_pip=True
     )
@@ -85,8 +86,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         sandbox.stop()
         log = root / "home-assistant.log"
         text = log.read_text(errors="replace") if log.exists() else ""
-        (artifacts / "e2e-home-assistant.log").write_text(text)
+        (artifacts / log_name).write_text(text)
     # Every requirement is preinstalled (hass runs with --skip-pip): a missing
     # one would hang the frontend or leave an integration unloaded.
     for sign in ("ModuleNotFoundError", "Unable to install", "Requirements for"):
         assert sign not in text, f"{sign} in the Home Assistant log (artifacts/)"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shared stack: the sandbox and Home Assistant for the session."""
+    with running_stack(
+        tmp_path_factory.mktemp("e2e"),
+        [DEFAULT_DEVICE_ID, BROWSER_DEVICE_ID, BLUEPRINT_DEVICE_ID],
+    ) as shared:
+        yield shared
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack of the test's own, for a test that kills or breaks it."""
+    with running_stack(
+        tmp_path, [DEFAULT_DEVICE_ID], "e2e-own-home-assistant.log"
+    ) as own:
+        yield own

@@ -4,8 +4,6 @@ The tests run in order and share one Home Assistant: add the entry, drive the
 battery, check the entities, call the action, then an outage across a restart.
 """
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,42 +211,3 @@ def test_outage_across_a_restart_loses_nothing(stack: Stack) -> None:
         lambda: state(stack, f"sensor.{PREFIX}_queued_records") == "0",
         what="an empty outbox",
     )
-
-
-def journal_socs(path: Path) -> set[float]:
-    """Return the states of charge of the records in an outbox journal file."""
-    if not path.exists():
-        return set()
-    lines = [json.loads(line) for line in path.read_bytes().splitlines() if line]
-    return {line["r"]["state_of_charge_percent"] for line in lines if "r" in line}
-
-
-def test_power_cut_loses_nothing(stack: Stack) -> None:
-    """SIGKILL while records wait: they are on disk, a restart delivers them."""
-    entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
-    [entry_id] = [
-        e["entry_id"] for e in entries if e["title"].endswith("(battery-0001)")
-    ]
-    journal = stack.hass.config_dir / ".storage" / f"flatpeak.{entry_id}.outbox.jsonl"
-    stack.sandbox.control(outage=True)
-    for count, soc in enumerate((90, 91, 92), start=1):
-        set_battery(stack, soc)
-        wait_until_queued(stack, count)
-    # On disk within 10 s of being queued (5 s flush timer), whatever follows.
-    wait_for(
-        lambda: {90, 91, 92} <= journal_socs(journal),
-        timeout=12,
-        what="the queued records in the journal",
-    )
-    stack.hass.kill()
-    stack.hass.start()
-    stack.hass.wait_until_ready()
-    stack.sandbox.control(outage=False)
-    wait_for(
-        lambda: all(records_with_soc(stack, soc) for soc in (90, 91, 92)),
-        timeout=60,
-        what="the records queued before the power cut",
-    )
-    for soc in (90, 91, 92):
-        assert len(records_with_soc(stack, soc)) == 1
-    wait_for(lambda: queued(stack) == 0, what="an empty outbox")
