@@ -37,12 +37,14 @@ MAPPING = {
     "target_state_of_charge_percent": 90,
     "battery_power_sign": "positive_discharging",
 }
+# The options form groups the behaviour in sections.
 BEHAVIOUR = {
-    "submit_on_change": False,
-    "min_interval": 30,
-    "heartbeat_interval": 1440,
-    "outbox_max_age": 24,
-    "outbox_max_records": 10000,
+    "submission": {
+        "submit_on_change": False,
+        "min_interval": 30,
+        "heartbeat_interval": 1440,
+    },
+    "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
 }
 
 

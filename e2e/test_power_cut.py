@@ -45,7 +45,7 @@ STREAM_AFTER_S = DURABLE_S + 1.5  # how long the stream goes on before the cut
 SOC = "sensor.power_cut_battery_soc"
 SOC_ATTRIBUTES = {"unit_of_measurement": "%", "device_class": "battery"}
 MAPPING = {"state_of_charge_entity": SOC, "target_state_of_charge_percent": 80}
-PREFIX = "sandbox_energy_sandbox_battery_10_battery_0001"
+PREFIX = "flatpeak_battery"
 QUEUED = f"sensor.{PREFIX}_queued_records"
 CONNECTION = f"binary_sensor.{PREFIX}_api_connection"
 
@@ -161,13 +161,14 @@ def configure(stack: Stack) -> None:
         f"/api/config/config_entries/options/flow/{options['flow_id']}",
         {
             **MAPPING,
-            "submit_on_change": True,
-            "min_interval": 0,
-            # A heartbeat takes a pending change along with its own time: once
-            # a day (00:00 UTC, see is_heartbeat) keeps it out of the way.
-            "heartbeat_interval": 1440,
-            "outbox_max_age": 24,
-            "outbox_max_records": 10000,
+            "submission": {
+                "submit_on_change": True,
+                "min_interval": 0,
+                # A heartbeat takes a pending change along with its own time:
+                # once a day (00:00 UTC, see is_heartbeat) keeps it out of the way.
+                "heartbeat_interval": 1440,
+            },
+            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
         },
     )
     assert options["type"] == "create_entry", options
