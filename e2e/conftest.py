@@ -57,6 +57,22 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def entities_form(stack: Stack, flow: dict[str, Any], options: bool = False) -> Any:
+    """Leave the battery step's choice of source for the entities form.
+
+    The demo home offers the Energy dashboard and the demo battery's device
+    too; these tests map their own entities.
+    """
+    assert flow["type"] == "menu", flow
+    assert flow["step_id"] == "battery_source"
+    kind = "options/flow" if options else "flow"
+    return stack.api(
+        "POST",
+        f"/api/config/config_entries/{kind}/{flow['flow_id']}",
+        {"next_step_id": "battery"},
+    )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Start the sandbox and Home Assistant on free ports; stop both at the end."""
