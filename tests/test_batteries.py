@@ -569,3 +569,49 @@ async def test_options_add_and_remove_a_battery(
     assert two_battery_entry.runtime_data.mapping.more_batteries == (
         Battery(soc_entity="sensor.attic_soc", power_entity="sensor.attic_power"),
     )
+
+
+async def test_repair_offers_the_same_choice(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    sandbox: FlatpeakSandbox,
+) -> None:
+    """The mapping repair starts with the choice; a device fixes the mapping."""
+    from homeassistant.components.repairs import DOMAIN as REPAIRS
+    from homeassistant.setup import async_setup_component
+
+    from .conftest import POWER
+
+    assert await async_setup_component(hass, REPAIRS, {})
+    await settle(hass)  # repairs platforms load in the background
+    device_id = battery_device(hass, "garage")
+    set_battery(hass, "garage", 40, -1000, kwh=4)
+    hass.states.async_remove(POWER)
+    await advance(hass, freezer, 1)
+    issue_id = mapping_issue_id(init_integration.entry_id)
+    flows = hass.data[REPAIRS]["flow_manager"]
+    result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["battery_device", "battery"]
+    result = await flows.async_configure(
+        result["flow_id"], {"next_step_id": "battery_device"}
+    )
+    result = await flows.async_configure(
+        result["flow_id"], {"battery_devices": [device_id]}
+    )
+    # The device's entities; the target and the reserve as they were.
+    values = suggested(result)
+    assert values["battery_power_entity"] == "sensor.garage_power"
+    assert values["target_state_of_charge_entity"] == "sensor.battery_target"
+    assert values["backup_reserve_percent"] == 20
+    result = await flows.async_configure(
+        result["flow_id"], {**values, "battery_power_sign": "positive_discharging"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await settle(hass)
+    options = init_integration.options
+    assert options["mapping_source"] == "device"
+    assert options["state_of_charge_entity"] == "sensor.garage_soc"
+    assert options["min_interval"] == BEHAVIOUR["min_interval"]  # kept
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
