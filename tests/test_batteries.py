@@ -88,8 +88,8 @@ def add_device(
 ) -> str:
     """Register a battery device of a test-only integration, with its sensors.
 
-    ``sensors`` maps an object id to its (unit, device class); the states are
-    written by ``set_battery``/``set_sensor``.
+    ``sensors`` maps an object id (``domain.object_id`` outside ``sensor``) to
+    its (unit, device class); the states are written by ``set_battery``/``set_sensor``.
     """
     entry = MockConfigEntry(domain=TEST_DOMAIN, title=name)
     entry.add_to_hass(hass)
@@ -100,9 +100,10 @@ def add_device(
         manufacturer="Test",
     )
     registry = er.async_get(hass)
-    for object_id, (unit, device_class) in sensors.items():
+    for key, (unit, device_class) in sensors.items():
+        domain, _, object_id = key.rpartition(".")
         registry.async_get_or_create(
-            "sensor",
+            domain or "sensor",
             TEST_DOMAIN,
             object_id,
             suggested_object_id=object_id,
@@ -378,11 +379,14 @@ async def test_two_devices_prefill_only_what_is_unambiguous(
             "right_soc": ("%", "battery"),
             "right_power": ("W", "power"),
             "right_pv_power": ("W", "power"),  # two power sensors: no guess
+            "right_temperature": ("°C", "temperature"),
+            "number.right_charge_limit": ("%", "battery"),  # not a sensor
         },
     )
     set_battery(hass, "left", 80, 1000)
     set_battery(hass, "right", 40, 1000)
     set_sensor(hass, "sensor.right_pv_power", 300, "W", "power")
+    set_sensor(hass, "number.right_charge_limit", 90, "%", "battery")
     result = await credentials_done(hass, sandbox)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "battery_device"}
@@ -615,3 +619,63 @@ async def test_repair_offers_the_same_choice(
     assert options["state_of_charge_entity"] == "sensor.garage_soc"
     assert options["min_interval"] == BEHAVIOUR["min_interval"]  # kept
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+@newest_only
+async def test_energy_form_errors(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """No battery chosen; a dashboard battery whose sensor is not in %."""
+    set_battery(hass, "home", 55, 1500)
+    set_sensor(hass, "sensor.home_soc", 55, "kWh", "battery")
+    await save_dashboard(hass, dashboard_battery("home"))
+    result = await credentials_done(hass, sandbox)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    choice = {"target_state_of_charge_percent": 80}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**choice, "energy_batteries": []}
+    )
+    assert result["errors"] == {"energy_batteries": "no_battery_chosen"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "energy_batteries": ["sensor.home_soc"],
+            "target_state_of_charge_percent": 80,
+            "target_state_of_charge_entity": "sensor.home_power",
+        },
+    )
+    assert result["errors"] == {
+        "energy_batteries": "not_a_percentage",
+        "target_state_of_charge_entity": "entity_or_value",
+    }
+
+
+async def test_device_pick_limits_and_registry_units(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """At most four devices; a sensor without a state is judged by its registry unit."""
+    devices = [battery_device(hass, f"unit_{n}") for n in range(5)]
+    # No states at all: the registry's device class and unit count.
+    registry = er.async_get(hass)
+    registry.async_update_entity(
+        "sensor.unit_0_energy", disabled_by=er.RegistryEntryDisabler.USER
+    )
+    result = await credentials_done(hass, sandbox)
+    assert result["menu_options"] == ["battery_device", "battery"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "battery_device"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"battery_devices": devices}
+    )
+    assert result["errors"] == {"battery_devices": "too_many_batteries"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"battery_devices": devices[:1]}
+    )
+    # The disabled energy sensor is not proposed.
+    assert suggested(result) == {
+        "state_of_charge_entity": "sensor.unit_0_soc",
+        "battery_power_entity": "sensor.unit_0_power",
+    }

@@ -271,14 +271,6 @@ def read_power_kw(hass: HomeAssistant, entity_id: str) -> float:
     return _convert(hass, entity_id, PowerConverter, UnitOfPower.KILO_WATT)
 
 
-def read_power(
-    hass: HomeAssistant, entity_id: str, sign: PowerSign
-) -> tuple[float, EnergyFlowDirection | None]:
-    """Read the battery power as a kW magnitude and the direction of the flow."""
-    kw = read_power_kw(hass, entity_id)
-    return abs(kw), flow_direction(kw, sign)
-
-
 def read_energy(hass: HomeAssistant, entity_id: str) -> float:
     """Read the energy remaining in kWh; a negative value is refused."""
     kwh = _convert(hass, entity_id, EnergyConverter, UnitOfEnergy.KILO_WATT_HOUR)

@@ -94,12 +94,11 @@ def is_mapping_key(key: str) -> bool:
     )
 
 
-def _field(key: str) -> Any:
-    """Return the marker and selector of a field of today's single-battery form."""
-    for marker, selector in MAPPING_SCHEMA.schema.items():
-        if marker == key:
-            return marker, selector
-    raise KeyError(key)
+# Today's single-battery form's fields by name: (marker, selector).
+FORM_FIELDS: Final = {
+    str(marker): (marker, selector)
+    for marker, selector in MAPPING_SCHEMA.schema.items()
+}
 
 
 def entities_schema(count: int) -> vol.Schema:
@@ -115,7 +114,9 @@ def entities_schema(count: int) -> vol.Schema:
             fields[vol.Optional(CONF_CAPACITY)] = CAPACITY_SELECTOR
             for index in range(1, count):
                 for field in (CONF_SOC_ENTITY, CONF_POWER_ENTITY, CONF_ENERGY_ENTITY):
-                    fields[vol.Optional(battery_key(field, index))] = _field(field)[1]
+                    fields[vol.Optional(battery_key(field, index))] = FORM_FIELDS[
+                        field
+                    ][1]
                 fields[vol.Optional(battery_key(CONF_CAPACITY, index))] = (
                     CAPACITY_SELECTOR
                 )
@@ -183,7 +184,7 @@ def energy_schema(
         )
     }
     for key in SHARED_FIELDS:
-        marker, selector = _field(key)
+        marker, selector = FORM_FIELDS[key]
         fields[marker] = selector
     if any(b.capacity_kwh for b in batteries):
         fields[vol.Optional(CONF_ESTIMATE_ENERGY, default=False)] = BooleanSelector()

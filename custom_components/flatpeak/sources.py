@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.components.energy.data import BatterySourceType, async_get_manager
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 
 from .batteries import Battery, MappingSource
 from .const import CONF_ENERGY_ENTITY, CONF_POWER_ENTITY, CONF_SOC_ENTITY
@@ -73,12 +73,13 @@ def device_prefill(hass: HomeAssistant, device_id: str) -> dict[str, str]:
 
     A field is filled when exactly one enabled sensor of the device has its
     device class and a unit the field accepts; otherwise the user chooses.
+    (The registry lists a device's enabled entities only.)
     """
     candidates: dict[str, list[str]] = {
         field: [] for field in DEVICE_CLASS_FIELDS.values()
     }
     for entry in er.async_entries_for_device(er.async_get(hass), device_id):
-        if entry.domain != "sensor" or entry.disabled:
+        if entry.domain != "sensor":
             continue
         device_class, unit = _class_and_unit(hass, entry)
         if (field := DEVICE_CLASS_FIELDS.get(str(device_class))) is None:
@@ -100,18 +101,6 @@ def battery_devices(hass: HomeAssistant) -> list[str]:
         if device_class == SensorDeviceClass.BATTERY and unit == PERCENTAGE:
             found.append(entry.device_id)
     return found
-
-
-def device_names(hass: HomeAssistant, device_ids: Iterable[str]) -> str:
-    """Return the devices' names, for a form's description."""
-    registry = dr.async_get(hass)
-    names = []
-    for device_id in device_ids:
-        device = registry.async_get(device_id)
-        names.append(
-            (device.name_by_user or device.name or device_id) if device else device_id
-        )
-    return ", ".join(names)
 
 
 async def async_available_sources(hass: HomeAssistant) -> list[MappingSource]:
