@@ -15,6 +15,10 @@ from homeassistant.helpers import (
 )
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.flatpeak.batteries import (
     Battery,
@@ -481,12 +485,22 @@ async def test_entities_of_two_batteries_weighted_by_capacity(
     two_battery_entry: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    hass_client: ClientSessionGenerator,
 ) -> None:
     set_sensor(hass, "sensor.right_soc", 41, "%", "battery")
     body = await last_body(hass, freezer, sandbox)
     assert body["state_of_charge_percent"] == pytest.approx((80 * 10 + 41 * 30) / 40)
     assert body["battery_power_kw"] == 2.0
     assert body["energy_flow_direction"] == "IMPORT"
+    # Diagnostics: the source, every battery and their entities' states.
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, two_battery_entry
+    )
+    mapping = diagnostics["mapping"]
+    assert mapping["source"] == "entities"
+    assert mapping["more_batteries"][0]["soc_entity"] == "sensor.right_soc"
+    assert mapping["more_batteries"][0]["capacity_kwh"] == 30
+    assert diagnostics["mapped_entities"]["sensor.right_soc"]["state"] == "41"
 
 
 async def test_rename_follows_the_second_battery(
@@ -679,3 +693,60 @@ async def test_device_pick_limits_and_registry_units(
         "state_of_charge_entity": "sensor.unit_0_soc",
         "battery_power_entity": "sensor.unit_0_power",
     }
+
+
+@newest_only
+async def test_options_switch_to_the_energy_dashboard(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The options offer the same choice; the behaviour sections are kept apart."""
+    set_battery(hass, "home", 70, -1200)
+    await save_dashboard(hass, dashboard_battery("home", capacity=8))
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["battery_energy", "battery"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    assert result["step_id"] == "battery_energy"
+    # The stored target and reserve are suggested.
+    assert suggested(result)["target_state_of_charge_entity"] == "sensor.battery_target"
+    assert suggested(result)["backup_reserve_percent"] == 20
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "energy_batteries": ["sensor.home_soc"],
+            "target_state_of_charge_entity": "sensor.battery_target",
+            "backup_reserve_percent": 20,
+            "estimate_energy_remaining": True,
+            "submission": {
+                "submit_on_change": True,
+                "min_interval": 10,
+                "heartbeat_interval": 5,
+            },
+            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await settle(hass)
+    assert dict(init_integration.options) == {
+        **BEHAVIOUR,
+        "min_interval": 10,
+        "state_of_charge_entity": "sensor.home_soc",
+        "battery_power_entity": "sensor.home_power",
+        "battery_capacity_kwh": 8,
+        "battery_power_sign": "positive_discharging",
+        "target_state_of_charge_entity": "sensor.battery_target",
+        "backup_reserve_percent": 20,
+        "estimate_energy_remaining": True,
+        "mapping_source": "energy_dashboard",
+    }
+    set_sensor(hass, "sensor.home_soc", 75, "%", "battery")
+    body = await last_body(hass, freezer, sandbox)
+    assert body["state_of_charge_percent"] == 75
+    assert body["battery_power_kw"] == 1.2
+    assert body["energy_flow_direction"] == "IMPORT"
+    assert body["energy_remaining_kwh"] == 6  # 8 kWh x 75 %, an estimate
