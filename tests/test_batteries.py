@@ -636,6 +636,28 @@ async def test_repair_offers_the_same_choice(
 
 
 @newest_only
+async def test_energy_dashboard_of_five_batteries_is_too_many(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    names = [f"unit_{n}" for n in range(5)]
+    for name in names:
+        set_battery(hass, name, 50, 0)
+    await save_dashboard(hass, *(dashboard_battery(name) for name in names))
+    result = await credentials_done(hass, sandbox)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "energy_batteries": [f"sensor.{name}_soc" for name in names],
+            "target_state_of_charge_percent": 80,
+        },
+    )
+    assert result["errors"] == {"energy_batteries": "too_many_batteries"}
+
+
+@newest_only
 async def test_energy_form_errors(
     hass: HomeAssistant, sandbox: FlatpeakSandbox
 ) -> None:
@@ -664,6 +686,12 @@ async def test_energy_form_errors(
         "energy_batteries": "not_a_percentage",
         "target_state_of_charge_entity": "entity_or_value",
     }
+    # A battery removed from the dashboard while the form was open is no choice.
+    await save_dashboard(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**choice, "energy_batteries": ["sensor.home_soc"]}
+    )
+    assert result["errors"] == {"energy_batteries": "no_battery_chosen"}
 
 
 async def test_device_pick_limits_and_registry_units(

@@ -20,7 +20,7 @@ from .batteries import (
     battery_count,
     battery_key,
 )
-from .const import CONF_POWER_SIGN
+from .const import CONF_POWER_SIGN, CONF_SOC_ENTITY
 from .flow_validation import validate_mapping
 from .mapping_forms import (
     CONF_ADD_BATTERY,
@@ -112,8 +112,11 @@ class BatteryMappingSteps(_Base):
         if user_input is not None:
             options = self.form_options(user_input)
             mapping = energy_options(batteries, user_input)
-            if not user_input.get(CONF_ENERGY_BATTERIES):
+            count = battery_count(mapping) if CONF_SOC_ENTITY in mapping else 0
+            if not count:
                 errors = {CONF_ENERGY_BATTERIES: "no_battery_chosen"}
+            elif count > MAX_BATTERIES:
+                errors = {CONF_ENERGY_BATTERIES: "too_many_batteries"}
             else:
                 found = validate_mapping(self.hass, mapping)
                 errors = {
