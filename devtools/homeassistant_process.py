@@ -29,6 +29,29 @@ REPO = Path(__file__).resolve().parent.parent
 RESTART_EXIT_CODE = 100
 
 
+# The demo home's Energy dashboard: the simulated battery, with its state of
+# charge, power (positive = discharging) and capacity, as the dashboard saves it.
+DEMO_ENERGY: dict[str, Any] = {
+    "version": 1,
+    "minor_version": 3,
+    "key": "energy",
+    "data": {
+        "energy_sources": [
+            {
+                "type": "battery",
+                "stat_energy_from": "sensor.demo_battery_energy_discharged",
+                "stat_energy_to": "sensor.demo_battery_energy_charged",
+                "stat_rate": "sensor.demo_battery_power",
+                "stat_soc": "sensor.demo_battery_state_of_charge",
+                "capacity": 13.5,
+            }
+        ],
+        "device_consumption": [],
+        "device_consumption_water": [],
+    },
+}
+
+
 def free_port() -> int:
     """Return a free TCP port on loopback."""
     with socket.socket() as sock:
@@ -51,11 +74,14 @@ def prepare_config(config_dir: Path, port: int) -> None:
         automations.write_text("[]\n")
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
-    link = custom / "flatpeak"
-    if not link.exists():
-        link.symlink_to(
-            REPO / "custom_components" / "flatpeak", target_is_directory=True
-        )
+    for name, source_dir in (
+        ("flatpeak", REPO / "custom_components" / "flatpeak"),
+        # The demo home's battery as a device (the demo only).
+        ("demo_battery", REPO / "config" / "custom_components" / "demo_battery"),
+    ):
+        link = custom / name
+        if not link.exists():
+            link.symlink_to(source_dir, target_is_directory=True)
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
     http = {
@@ -80,6 +106,9 @@ def prepare_config(config_dir: Path, port: int) -> None:
         },
     }
     (storage / "http").write_text(json.dumps(http, indent=2))
+    energy = storage / "energy"
+    if not energy.exists():
+        energy.write_text(json.dumps(DEMO_ENERGY, indent=2))
     onboarding = storage / "onboarding"
     if not onboarding.exists():
         # Location, units and time zone come from configuration.yaml; skipping
@@ -181,11 +210,16 @@ class HomeAssistantProcess:
         self.starts += 1
         log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        args = [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir)]
+        config_dir = self.config_dir.resolve()
+        args = [sys.executable, "-m", "homeassistant", "--config", str(config_dir)]
         if self.skip_pip:
             args.append("--skip-pip")
         self._process = subprocess.Popen(  # noqa: S603
             args,
+            # From the config directory, its custom_components/ (the integration
+            # and the demo battery, linked in) is the one Python imports, not
+            # this repository's.
+            cwd=config_dir,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

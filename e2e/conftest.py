@@ -58,6 +58,22 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def entities_form(stack: Stack, flow: dict[str, Any], options: bool = False) -> Any:
+    """Leave the battery step's choice of source for the entities form.
+
+    The demo home offers the Energy dashboard and the demo battery's device
+    too; these tests map their own entities.
+    """
+    assert flow["type"] == "menu", flow
+    assert flow["step_id"] == "battery_source"
+    kind = "options/flow" if options else "flow"
+    return stack.api(
+        "POST",
+        f"/api/config/config_entries/{kind}/{flow['flow_id']}",
+        {"next_step_id": "battery"},
+    )
+
+
 @contextmanager
 def running_stack(
     root: Path, device_ids: list[str], log_name: str = "e2e-home-assistant.log"

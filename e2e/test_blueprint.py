@@ -17,7 +17,7 @@ import pytest
 from devtools.homeassistant_process import HttpError
 from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_SECRET_KEY
 
-from .conftest import BLUEPRINT_DEVICE_ID, Stack, wait_for
+from .conftest import BLUEPRINT_DEVICE_ID, Stack, entities_form, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +65,7 @@ def add_entry(stack: Stack) -> str:
             "advanced_options": {"api_url": stack.sandbox.url},
         },
     )
+    flow = entities_form(stack, flow)
     flow = stack.api(
         "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
     )
@@ -73,6 +74,7 @@ def add_entry(stack: Stack) -> str:
     options = stack.api(
         "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
     )
+    options = entities_form(stack, options, options=True)
     options = stack.api(
         "POST",
         f"/api/config/config_entries/options/flow/{options['flow_id']}",

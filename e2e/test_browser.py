@@ -1,4 +1,4 @@
-"""A user adds Flatpeak in the browser, reconfigures it and fixes a repair: Debian's Chromium via Playwright."""
+"""A user adds Flatpeak in the browser (mapping the battery by picking its device), reconfigures it and fixes a repair: Debian's Chromium via Playwright."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,16 +77,27 @@ def test_add_flatpeak_in_the_browser(stack: Stack, browser: Browser) -> None:
     shot(page, stack, "2-credentials")
     dialog.get_by_role("button", name="Submit").click()
 
+    # The choice: the demo home's Energy dashboard has the battery, and the
+    # battery is a device.
+    expect(dialog.get_by_text("Where should the battery mapping")).to_be_visible()
+    expect(dialog.get_by_text("From the Energy dashboard", exact=False)).to_be_visible()
+    shot(page, stack, "3-battery-source")
+    dialog.get_by_text("Pick the battery device", exact=False).click()
+    expect(dialog.get_by_text("Only devices with a battery sensor")).to_be_visible()
+    dialog.get_by_text(re.compile("Select a device|Add device")).first.click()
+    page.locator("input:focus").fill("Demo battery")
+    page.get_by_text("Demo battery", exact=True).first.click()
+    dialog.get_by_role("button", name="Submit").click()
+    # The entities form, pre-filled from the device's sensors.
     expect(dialog.get_by_text("Battery entities")).to_be_visible()
-    pick_entity(page, "Demo battery state", "Demo battery state of charge")
+    for name in ("State of charge", "Power", "Energy remaining"):
+        expect(dialog.get_by_text(name, exact=True).first).to_be_visible()
     pick_entity(page, "Demo battery target", "Demo battery target")
-    pick_entity(page, "Demo battery power", "Demo battery power")
-    pick_entity(page, "Demo battery energy", "Demo battery energy remaining")
     reserve = dialog.get_by_role("spinbutton", name="Fixed backup reserve")
     reserve.click()
     reserve.press_sequentially("20")
     expect(reserve).to_have_value("20")
-    shot(page, stack, "3-battery")
+    shot(page, stack, "3-battery-device")
     dialog.get_by_role("button", name="Submit").click()
     expect(
         dialog.get_by_text("Name and assign").or_(dialog.get_by_text("Success"))
@@ -120,6 +131,9 @@ def test_add_flatpeak_in_the_browser(stack: Stack, browser: Browser) -> None:
     assert body["backup_reserve_percent"] == 20
     assert body["target_state_of_charge_percent"] == 80
     assert "state_of_charge_percent" in body
+    # Power and energy remaining came with the device.
+    assert "battery_power_kw" in body
+    assert "energy_remaining_kwh" in body
     shot(page, stack, "5-device")
 
     reconfigure(page, stack)
@@ -176,8 +190,9 @@ def repair_the_mapping(page: Page, stack: Stack, device_id: str) -> None:
     issue.click()
     dialog = page.locator("dialog-repairs-issue, dialog-data-entry-flow").last
     expect(dialog.get_by_text("Fix the battery mapping")).to_be_visible()
-    # Pre-filled with the current mapping, no error.
-    expect(dialog.get_by_text("Demo battery state of charge")).to_be_visible()
+    # The same choice of source; the entities form is pre-filled, without error.
+    dialog.get_by_text("Choose the entities", exact=True).click()
+    expect(dialog.get_by_text("State of charge", exact=True).first).to_be_visible()
     expect(dialog.get_by_role("spinbutton", name="Fixed backup reserve")).to_have_value(
         "20"
     )

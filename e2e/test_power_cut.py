@@ -32,7 +32,7 @@ import pytest
 from devtools.homeassistant_process import HttpError, request
 from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
 
-from .conftest import Stack, wait_for
+from .conftest import Stack, entities_form, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -138,24 +138,27 @@ def configure(stack: Stack) -> None:
     """Add the entry through the REST config flow; minimum gap 0."""
     set_soc(stack, 5)
     flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
-    for answer in (
+    flow = stack.api(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
         {
             "account_id": DEFAULT_ACCOUNT_ID,
             "secret_key": DEFAULT_SECRET_KEY,
             "device_id": DEFAULT_DEVICE_ID,
             "advanced_options": {"api_url": stack.sandbox.url},
         },
-        MAPPING,
-    ):
-        flow = stack.api(
-            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer
-        )
+    )
+    flow = entities_form(stack, flow)
+    flow = stack.api(
+        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
+    )
     assert flow["type"] == "create_entry", flow
     options = stack.api(
         "POST",
         "/api/config/config_entries/options/flow",
         {"handler": flow["result"]["entry_id"]},
     )
+    options = entities_form(stack, options, options=True)
     options = stack.api(
         "POST",
         f"/api/config/config_entries/options/flow/{options['flow_id']}",

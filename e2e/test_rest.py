@@ -10,7 +10,7 @@ import pytest
 
 from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
 
-from .conftest import Stack, wait_for
+from .conftest import Stack, entities_form, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -105,6 +105,7 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
             "advanced_options": {"api_url": stack.sandbox.url},
         },
     )
+    flow = entities_form(stack, flow)
     assert flow["step_id"] == "battery"
     flow = stack.api(
         "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
@@ -116,6 +117,7 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
     options = stack.api(
         "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
     )
+    options = entities_form(stack, options, options=True)
     options = stack.api(
         "POST",
         f"/api/config/config_entries/options/flow/{options['flow_id']}",

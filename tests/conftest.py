@@ -79,6 +79,8 @@ MAPPING: dict[str, Any] = {
     CONF_ENERGY_ENTITY: ENERGY,
     CONF_RESERVE_PERCENT: 20,
 }
+# What a mapping saved from the entities form records as its source.
+FROM_ENTITIES: dict[str, Any] = {"mapping_source": "entities"}
 BEHAVIOUR: dict[str, Any] = {
     CONF_SUBMIT_ON_CHANGE: True,
     CONF_MIN_INTERVAL: 30,

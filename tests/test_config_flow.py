@@ -30,6 +30,7 @@ from custom_components.flatpeak.const import (
     DOMAIN,
 )
 from custom_components.flatpeak.flow_validation import VALIDATION_TIMEOUT
+from custom_components.flatpeak.mapping_forms import CONF_ADD_BATTERY
 from custom_components.flatpeak.schemas import (
     MAPPING_SCHEMA,
     SECTION_ADVANCED,
@@ -41,6 +42,7 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from .conftest import (
     BEHAVIOUR,
     ENERGY,
+    FROM_ENTITIES,
     MAPPING,
     POWER,
     RESERVE,
@@ -120,7 +122,7 @@ async def test_full_flow_advanced(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
     assert result["data"] == entry_data(sandbox)
-    assert result["options"] == {**MAPPING, **BEHAVIOUR}
+    assert result["options"] == {**MAPPING, **BEHAVIOUR, **FROM_ENTITIES}
     assert result["result"].unique_id == DEFAULT_DEVICE_ID
     # Validated live: a token, then the device.
     assert [r.endpoint for r in sandbox.requests][:2] == ["token", "device"]
@@ -449,10 +451,16 @@ async def test_options_flow(
 ) -> None:
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    # No battery device and no Energy dashboard: the entities form opens directly.
+    assert result["step_id"] == "battery"
     # Battery entities at the top (each field shows its own error), then sections.
     schema = {str(key): value for key, value in result["data_schema"].schema.items()}
-    assert set(schema) == {*MAPPING_SCHEMA.schema, SECTION_SUBMISSION, SECTION_OUTBOX}
+    assert set(schema) == {
+        *MAPPING_SCHEMA.schema,
+        CONF_ADD_BATTERY,
+        SECTION_SUBMISSION,
+        SECTION_OUTBOX,
+    }
     assert schema[SECTION_SUBMISSION].options == {"collapsed": False}
     assert schema[SECTION_OUTBOX].options == {"collapsed": True}
     # Pre-filled with the stored options, sections included.
@@ -473,7 +481,7 @@ async def test_options_flow(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass)
-    assert init_integration.options == {**new, CONF_MIN_INTERVAL: 60}
+    assert init_integration.options == {**new, CONF_MIN_INTERVAL: 60, **FROM_ENTITIES}
     assert isinstance(init_integration.options[CONF_MIN_INTERVAL], int)
     # Saving reloaded the entry: the new coordinator uses the new options.
     coordinator = init_integration.runtime_data

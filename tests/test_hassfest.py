@@ -47,6 +47,7 @@ def test_manifest() -> None:
     assert set(keys) == {
         "domain",
         "name",
+        "after_dependencies",
         "codeowners",
         "config_flow",
         "documentation",
@@ -62,6 +63,8 @@ def test_manifest() -> None:
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "cloud_push"
     assert manifest["requirements"] == []
+    # The Energy dashboard's batteries are read once it is set up.
+    assert manifest["after_dependencies"] == ["energy"]
     assert manifest["version"] == __version__
     assert all(owner.startswith("@") for owner in manifest["codeowners"])
     assert manifest["documentation"].startswith("https://")
@@ -262,20 +265,50 @@ def _labels(step: dict[str, Any], schema: Any) -> None:
 
 
 def test_every_form_field_is_labelled() -> None:
+    from custom_components.flatpeak.batteries import Battery
+    from custom_components.flatpeak.mapping_forms import (
+        DEVICE_SCHEMA,
+        energy_schema,
+        entities_schema,
+    )
     from custom_components.flatpeak.schemas import (
         CREDENTIALS_SCHEMA,
-        MAPPING_SCHEMA,
-        OPTIONS_SCHEMA,
+        OPTIONS_SECTIONS,
         REAUTH_SCHEMA,
         RECONFIGURE_SCHEMA,
     )
 
+    class NoStates:
+        class states:  # noqa: N801
+            @staticmethod
+            def get(entity_id: str) -> None:
+                return None
+
+    # The largest forms: four batteries (and the "add another battery" switch
+    # of a smaller form); the dashboard form with the estimate.
+    entities = entities_schema(3).extend(entities_schema(4).schema)
+    energy = energy_schema(
+        NoStates(),  # type: ignore[arg-type]
+        [Battery(soc_entity="sensor.soc", capacity_kwh=10)],
+        [],
+    )
     steps = STRINGS["config"]["step"]
     _labels(steps["user"], CREDENTIALS_SCHEMA)
     _labels(steps["reconfigure"], RECONFIGURE_SCHEMA)
     _labels(steps["reauth_confirm"], REAUTH_SCHEMA)
-    _labels(steps["battery"], MAPPING_SCHEMA)
-    _labels(STRINGS["options"]["step"]["init"], OPTIONS_SCHEMA)
     fix_flows = {name: issue["fix_flow"] for name, issue in STRINGS["issues"].items()}
-    _labels(fix_flows["mapping_broken"]["step"]["mapping"], MAPPING_SCHEMA)
+    options = STRINGS["options"]["step"]
+    for flow_steps, extra in (
+        (steps, {}),
+        (options, OPTIONS_SECTIONS),
+        (fix_flows["mapping_broken"]["step"], {}),
+    ):
+        _labels(flow_steps["battery"], entities.extend(extra))
+        _labels(flow_steps["battery_energy"], energy.extend(extra))
+        _labels(flow_steps["battery_device"], DEVICE_SCHEMA)
+        assert set(flow_steps["battery_source"]["menu_options"]) == {
+            "battery_energy",
+            "battery_device",
+            "battery",
+        }
     assert fix_flows["device_not_found"]["step"]["check"]["description"]

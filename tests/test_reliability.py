@@ -352,7 +352,7 @@ async def test_missing_entity_raises_a_fixable_repair_issue(
     flow = await fix(
         "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue_id}
     )
-    assert flow["step_id"] == "mapping"
+    assert flow["step_id"] == "battery"
     options = dict(init_integration.options)
     mapping = {
         k: options[k]

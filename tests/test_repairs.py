@@ -19,7 +19,17 @@ from custom_components.flatpeak.const import (
 from custom_components.flatpeak.issues import device_issue_id, mapping_issue_id
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, MAPPING, POWER, SOC, advance, drain, set_soc, settle
+from .conftest import (
+    BEHAVIOUR,
+    FROM_ENTITIES,
+    MAPPING,
+    POWER,
+    SOC,
+    advance,
+    drain,
+    set_soc,
+    settle,
+)
 
 type Fix = Any
 
@@ -68,7 +78,7 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
     # Opens on the form, pre-filled with the current mapping, without an error.
     assert flow["type"] == "form"
-    assert flow["step_id"] == "mapping"
+    assert flow["step_id"] == "battery"
     assert not flow["errors"]
     assert suggested(flow) == MAPPING
     assert flow["description_placeholders"] == {"title": init_integration.title}
@@ -80,7 +90,7 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     flow = await fix(shown, flow_id=flow["flow_id"])
     assert flow["type"] == "create_entry"
     await settle(hass)
-    assert init_integration.options == {**shown, **BEHAVIOUR}
+    assert init_integration.options == {**shown, **BEHAVIOUR, **FROM_ENTITIES}
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert init_integration.runtime_data.mapping.reserve_percent == 20
 

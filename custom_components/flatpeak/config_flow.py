@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.core import callback
+import voluptuous as vol
 
 from .const import CONF_ACCOUNT_ID, CONF_DEVICE_ID, CONF_SECRET_KEY, DOMAIN
 from .coordinator import FlatpeakConfigEntry
@@ -20,13 +21,12 @@ from .flow_validation import (
     form_errors,
     id_errors,
     validate_credentials,
-    validate_mapping,
 )
+from .mapping_flow import BatteryMappingSteps
 from .schemas import (
     BEHAVIOUR_DEFAULTS,
     CREDENTIALS_SCHEMA,
-    MAPPING_SCHEMA,
-    OPTIONS_SCHEMA,
+    OPTIONS_SECTIONS,
     REAUTH_SCHEMA,
     SECTION_ADVANCED,
     credentials_schema,
@@ -35,7 +35,7 @@ from .schemas import (
 )
 
 
-class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
+class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
     """Add a Flatpeak device: credentials, then the battery mapping."""
 
     VERSION = 1
@@ -89,29 +89,20 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             if device is not None:
                 self._data = data
                 self._title = device.title
-                return await self.async_step_battery()
+                result: ConfigFlowResult = await self.async_step_battery_source()
+                return result
         return self._credentials_form("user", data, user_input, errors)
 
-    async def async_step_battery(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Map the battery's entities to the Flatpeak fields."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            errors = validate_mapping(self.hass, user_input)
-            if not errors:
-                return self.async_create_entry(
-                    title=self._title,
-                    data=self._data,
-                    options={**BEHAVIOUR_DEFAULTS, **options_from_form(user_input)},
-                )
-        return self.async_show_form(
-            step_id="battery",
-            data_schema=self.add_suggested_values_to_schema(
-                MAPPING_SCHEMA, user_input or {}
-            ),
-            errors=errors,
-            description_placeholders={"title": self._title},
+    def mapping_placeholders(self) -> dict[str, str]:
+        """Name the Flatpeak device in the battery forms."""
+        return {"title": self._title}
+
+    async def async_save_mapping(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Create the entry with the mapping and the default behaviour."""
+        return self.async_create_entry(
+            title=self._title,
+            data=self._data,
+            options={**BEHAVIOUR_DEFAULTS, **options},
         )
 
     async def async_step_reauth(
@@ -172,24 +163,33 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         return self._credentials_form("reconfigure", data, user_input, errors)
 
 
-class FlatpeakOptionsFlow(OptionsFlowWithReload):
+class FlatpeakOptionsFlow(BatteryMappingSteps, OptionsFlowWithReload):
     """Change the battery mapping and the submission behaviour."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show the mapping and behaviour; saving reloads the entry."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            options = options_from_form(user_input)
-            errors = validate_mapping(self.hass, options)
-            if not errors:
-                return self.async_create_entry(data=options)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA,
-                user_input or options_form_values(self.config_entry.options),
-            ),
-            errors=errors,
-        )
+        """Start with where the mapping comes from; saving reloads the entry."""
+        result: ConfigFlowResult = await self.async_step_battery_source()
+        return result
+
+    def mapping_defaults(self) -> Mapping[str, Any]:
+        """Start from the stored options."""
+        return self.config_entry.options
+
+    def extend_schema(self, schema: vol.Schema) -> vol.Schema:
+        """Add the submission and outbox sections under the battery fields."""
+        return schema.extend(OPTIONS_SECTIONS)
+
+    def form_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Put the stored behaviour into its sections."""
+        return options_form_values(values)
+
+    def form_options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Flatten the sections."""
+        return options_from_form(user_input)
+
+    async def async_save_mapping(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Save the options (the entry reloads)."""
+        result: ConfigFlowResult = self.async_create_entry(data=options)
+        return result

@@ -29,6 +29,17 @@ from homeassistant.util.unit_conversion import (
 )
 
 from .api import DeviceState, EnergyFlowDirection
+from .batteries import (
+    CONF_ESTIMATE_ENERGY,
+    CONF_MAPPING_SOURCE,
+    Battery,
+    MappingSource,
+    base_field,
+    batteries_from_options,
+    summed_energy_kwh,
+    summed_power_kw,
+    weighted_soc,
+)
 from .const import (
     CONF_ENERGY_ENTITY,
     CONF_POWER_ENTITY,
@@ -86,31 +97,51 @@ class BatteryMapping:
     energy_entity: str | None = None
     reserve_entity: str | None = None
     reserve_percent: float | None = None
+    capacity_kwh: float | None = None
+    more_batteries: tuple[Battery, ...] = ()
+    estimate_energy: bool = False
+    source: MappingSource = MappingSource.ENTITIES
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
         """Read the mapping from a config entry's options."""
+        first, *more = batteries_from_options(options)
         return cls(
-            soc_entity=options[CONF_SOC_ENTITY],
+            soc_entity=first.soc_entity,
             target_soc_entity=options.get(CONF_TARGET_SOC_ENTITY),
             target_soc_percent=options.get(CONF_TARGET_SOC_PERCENT),
-            power_entity=options.get(CONF_POWER_ENTITY),
+            power_entity=first.power_entity,
             power_sign=PowerSign(
                 options.get(CONF_POWER_SIGN, PowerSign.POSITIVE_DISCHARGING)
             ),
-            energy_entity=options.get(CONF_ENERGY_ENTITY),
+            energy_entity=first.energy_entity,
             reserve_entity=options.get(CONF_RESERVE_ENTITY),
             reserve_percent=options.get(CONF_RESERVE_PERCENT),
+            capacity_kwh=first.capacity_kwh,
+            more_batteries=tuple(more),
+            estimate_energy=bool(options.get(CONF_ESTIMATE_ENERGY, False)),
+            source=MappingSource(
+                options.get(CONF_MAPPING_SOURCE, MappingSource.ENTITIES)
+            ),
         )
+
+    @property
+    def batteries(self) -> tuple[Battery, ...]:
+        """Return every mapped battery, the first one included."""
+        first = Battery(
+            soc_entity=self.soc_entity,
+            power_entity=self.power_entity,
+            energy_entity=self.energy_entity,
+            capacity_kwh=self.capacity_kwh,
+        )
+        return (first, *self.more_batteries)
 
     @property
     def entity_ids(self) -> list[str]:
         """Return every mapped entity, without duplicates."""
         ids = (
-            self.soc_entity,
+            *(i for battery in self.batteries for i in battery.entity_ids),
             self.target_soc_entity,
-            self.power_entity,
-            self.energy_entity,
             self.reserve_entity,
         )
         return list(dict.fromkeys(i for i in ids if i))
@@ -123,7 +154,7 @@ def entity_problem(hass: HomeAssistant, field: str, entity_id: str) -> str | Non
     the state, or from the entity registry while the entity is unavailable; an
     entity whose unit cannot be told yet passes.
     """
-    valid_units, error = FIELD_UNITS[field]
+    valid_units, error = FIELD_UNITS[base_field(field)]
     state = hass.states.get(entity_id)
     entry = er.async_get(hass).async_get(entity_id)
     if state is None and entry is None:
@@ -143,8 +174,9 @@ def mapping_problems(hass: HomeAssistant, options: Mapping[str, Any]) -> dict[st
     """Return the mapped fields whose entity is missing or has an unusable unit."""
     return {
         field: problem
-        for field in FIELD_UNITS
-        if (entity_id := options.get(field))
+        for field, entity_id in options.items()
+        if base_field(field) in FIELD_UNITS
+        and entity_id
         and (problem := entity_problem(hass, field, entity_id))
     }
 
@@ -229,18 +261,17 @@ def _convert(
     return round(converter.convert(value, unit, target), DECIMALS)
 
 
-def read_power(
-    hass: HomeAssistant, entity_id: str, sign: PowerSign
-) -> tuple[float, EnergyFlowDirection | None]:
-    """Read the battery power as a kW magnitude and the direction of the flow."""
-    kw = _convert(hass, entity_id, PowerConverter, UnitOfPower.KILO_WATT)
+def flow_direction(kw: float, sign: PowerSign) -> EnergyFlowDirection | None:
+    """Return the direction of a signed power (none at zero)."""
     if kw == 0:
-        return 0.0, None
+        return None
     discharging = (kw > 0) == (sign is PowerSign.POSITIVE_DISCHARGING)
-    direction = (
-        EnergyFlowDirection.EXPORT if discharging else EnergyFlowDirection.IMPORT
-    )
-    return abs(kw), direction
+    return EnergyFlowDirection.EXPORT if discharging else EnergyFlowDirection.IMPORT
+
+
+def read_power_kw(hass: HomeAssistant, entity_id: str) -> float:
+    """Read a power in kW, with its sign."""
+    return _convert(hass, entity_id, PowerConverter, UnitOfPower.KILO_WATT)
 
 
 def read_energy(hass: HomeAssistant, entity_id: str) -> float:
@@ -273,8 +304,13 @@ def build_device_state(
     values: dict[str, Any] = dict(overrides or {})
     values["time"] = min(values.get("time", when), dt_util.utcnow())
 
+    batteries = mapping.batteries
     if "state_of_charge_percent" not in values:
-        values["state_of_charge_percent"] = read_percent(hass, mapping.soc_entity)
+        read = [read_percent(hass, battery.soc_entity) for battery in batteries]
+        values["state_of_charge_percent"] = weighted_soc(batteries, read)
+        socs: list[float | None] = list(read)
+    else:
+        socs = [_optional(read_percent, hass, b.soc_entity) for b in batteries]
     if "target_state_of_charge_percent" not in values:
         values["target_state_of_charge_percent"] = (
             read_percent(hass, mapping.target_soc_entity)
@@ -287,15 +323,22 @@ def build_device_state(
             if mapping.reserve_entity
             else mapping.reserve_percent
         )
-    if "energy_remaining_kwh" not in values and mapping.energy_entity:
-        values["energy_remaining_kwh"] = _optional(
-            read_energy, hass, mapping.energy_entity
+    if "energy_remaining_kwh" not in values:
+        values["energy_remaining_kwh"] = summed_energy_kwh(
+            batteries,
+            socs,
+            lambda entity_id: _optional(read_energy, hass, entity_id),
+            estimate=mapping.estimate_energy,
         )
-    if "battery_power_kw" not in values and mapping.power_entity:
-        power = _optional(read_power, hass, mapping.power_entity, mapping.power_sign)
-        if power is not None:
-            values["battery_power_kw"] = power[0]
-            values.setdefault("energy_flow_direction", power[1])
+    if "battery_power_kw" not in values:
+        kw = summed_power_kw(
+            batteries, lambda entity_id: _optional(read_power_kw, hass, entity_id)
+        )
+        if kw is not None:
+            values["battery_power_kw"] = abs(kw)
+            values.setdefault(
+                "energy_flow_direction", flow_direction(kw, mapping.power_sign)
+            )
     return DeviceState(**{k: v for k, v in values.items() if v is not None})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
@@ -10,13 +11,14 @@ from homeassistant.core import HomeAssistant
 import voluptuous as vol
 
 from .const import CONF_DEVICE_ID, DOMAIN
-from .flow_validation import validate_credentials, validate_mapping
+from .flow_validation import validate_credentials
 from .issues import (
     DEVICE_ISSUE_PREFIX,
     async_delete_device_issue,
     async_delete_mapping_issue,
 )
-from .schemas import MAPPING_SCHEMA
+from .mapping_flow import BatteryMappingSteps
+from .mapping_forms import is_mapping_key
 
 if TYPE_CHECKING:
     # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
@@ -41,44 +43,50 @@ class _EntryRepairFlow(RepairsFlow):
         return self.hass.config_entries.async_get_entry(self._entry_id)
 
 
-class MappingRepairFlow(_EntryRepairFlow):
-    """Show the current mapping; saving updates the entry's options and reloads it."""
+class MappingRepairFlow(BatteryMappingSteps, _EntryRepairFlow):
+    """Show the current mapping; saving updates the entry's options and reloads it.
+
+    The same choice of source as when adding the entry; every option the
+    battery forms do not show (the submission options) is kept.
+    """
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Open the mapping form, pre-filled."""
-        return await self.async_step_mapping()
+        """Open the choice of source, or the mapping form pre-filled."""
+        if self._entry() is None:
+            return self.async_abort(reason="entry_removed")
+        result: RepairsFlowResult = await self.async_step_battery_source()
+        return result
 
-    async def async_step_mapping(
+    async def async_step_battery(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Ask for a working mapping; every option the form does not show is kept."""
+        """Map the entities, unless the entry was removed meanwhile."""
+        if self._entry() is None:
+            return self.async_abort(reason="entry_removed")
+        result: RepairsFlowResult = await super().async_step_battery(user_input)
+        return result
+
+    def mapping_defaults(self) -> Mapping[str, Any]:
+        """Start from the entry's current mapping."""
+        entry = self._entry()
+        return entry.options if entry is not None else {}
+
+    def mapping_placeholders(self) -> dict[str, str]:
+        """Name the entry in the forms."""
+        entry = self._entry()
+        return {"title": entry.title if entry is not None else ""}
+
+    async def async_save_mapping(self, options: dict[str, Any]) -> RepairsFlowResult:
+        """Replace the mapping, clear the issue and reload the entry."""
         if (entry := self._entry()) is None:
             return self.async_abort(reason="entry_removed")
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            errors = validate_mapping(self.hass, user_input)
-            if not errors:
-                kept = {
-                    key: value
-                    for key, value in entry.options.items()
-                    if key not in MAPPING_SCHEMA.schema
-                }
-                self.hass.config_entries.async_update_entry(
-                    entry, options={**kept, **user_input}
-                )
-                async_delete_mapping_issue(self.hass, entry.entry_id)
-                await self.hass.config_entries.async_reload(entry.entry_id)
-                return self.async_create_entry(data={})
-        return self.async_show_form(
-            step_id="mapping",
-            data_schema=self.add_suggested_values_to_schema(
-                MAPPING_SCHEMA, user_input or entry.options
-            ),
-            errors=errors,
-            description_placeholders={"title": entry.title},
-        )
+        kept = {k: v for k, v in entry.options.items() if not is_mapping_key(k)}
+        self.hass.config_entries.async_update_entry(entry, options={**kept, **options})
+        async_delete_mapping_issue(self.hass, entry.entry_id)
+        await self.hass.config_entries.async_reload(entry.entry_id)
+        return self.async_create_entry(data={})
 
 
 class DeviceRepairFlow(_EntryRepairFlow):

@@ -193,14 +193,11 @@ INTEGER_OPTIONS = (
 )
 # The battery entities stay at the top of the options form: a field in a
 # section cannot show its own error, and mapping errors are per field.
-OPTIONS_SCHEMA = MAPPING_SCHEMA.extend(
-    {
-        vol.Required(SECTION_SUBMISSION): section(
-            SUBMISSION_SCHEMA, {"collapsed": False}
-        ),
-        vol.Required(SECTION_OUTBOX): section(OUTBOX_SCHEMA, {"collapsed": True}),
-    }
-)
+OPTIONS_SECTIONS: dict[Any, Any] = {
+    vol.Required(SECTION_SUBMISSION): section(SUBMISSION_SCHEMA, {"collapsed": False}),
+    vol.Required(SECTION_OUTBOX): section(OUTBOX_SCHEMA, {"collapsed": True}),
+}
+OPTIONS_SCHEMA = MAPPING_SCHEMA.extend(OPTIONS_SECTIONS)
 
 
 def options_form_values(options: Mapping[str, Any]) -> dict[str, Any]:

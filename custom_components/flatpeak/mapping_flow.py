@@ -1,0 +1,211 @@
+"""The battery steps the config, options and repair flows share.
+
+The battery step starts with where the mapping comes from: the Energy
+dashboard (offered when it has a battery with a state of charge), a battery
+device (offered when a device has a battery sensor in %), or entities (today's
+form). When only entities are possible, the entities form opens directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from .batteries import (
+    CONF_MAPPING_SOURCE,
+    MAX_BATTERIES,
+    MappingSource,
+    battery_count,
+    battery_key,
+)
+from .const import CONF_POWER_SIGN, CONF_SOC_ENTITY
+from .flow_validation import validate_mapping
+from .mapping_forms import (
+    CONF_ADD_BATTERY,
+    CONF_BATTERY_DEVICES,
+    CONF_ENERGY_BATTERIES,
+    DEVICE_SCHEMA,
+    SHARED_FIELDS,
+    SOURCE_STEPS,
+    battery_errors,
+    capacities_text,
+    compact_batteries,
+    energy_options,
+    energy_schema,
+    entities_schema,
+    is_mapping_key,
+)
+from .sources import async_available_sources, async_energy_batteries, device_prefill
+
+# What a device pick keeps of a stored mapping: the shared values.
+KEPT_FOR_DEVICES = (*SHARED_FIELDS, CONF_POWER_SIGN)
+
+if TYPE_CHECKING:
+    from homeassistant.data_entry_flow import FlowHandler
+
+    _Base = FlowHandler[Any, Any, Any]
+else:
+    _Base = object
+
+
+class BatteryMappingSteps(_Base):
+    """Steps ``battery_source``, ``battery_energy``, ``battery_device``, ``battery``.
+
+    A flow using them says what the mapping starts from (``mapping_defaults``),
+    what else its forms hold (``extend_schema``/``form_values``/``form_options``)
+    and what saving means (``async_save_mapping``).
+    """
+
+    _battery_count = 1
+    _source = MappingSource.ENTITIES
+    _prefill: dict[str, Any] | None = None
+
+    # --- what a flow provides -------------------------------------------------
+
+    def mapping_defaults(self) -> Mapping[str, Any]:
+        """Return the stored options the forms start from (none when adding)."""
+        return {}
+
+    def extend_schema(self, schema: vol.Schema) -> vol.Schema:
+        """Return the form with the flow's own fields added."""
+        return schema
+
+    def form_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return stored options as the form's values."""
+        return dict(values)
+
+    def form_options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a form's input as options."""
+        return dict(user_input)
+
+    def mapping_placeholders(self) -> dict[str, str]:
+        """Return the placeholders of the battery forms' descriptions."""
+        return {}
+
+    async def async_save_mapping(self, options: dict[str, Any]) -> Any:
+        """Save the mapping and end the flow."""
+        raise NotImplementedError
+
+    # --- the steps ------------------------------------------------------------
+
+    async def async_step_battery_source(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """Ask where the mapping comes from, when there is a choice."""
+        sources = await async_available_sources(self.hass)
+        if len(sources) == 1:
+            return await self.async_step_battery()
+        return self.async_show_menu(
+            step_id="battery_source",
+            menu_options=[SOURCE_STEPS[source] for source in sources],
+            description_placeholders=self.mapping_placeholders(),
+        )
+
+    async def async_step_battery_energy(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """Take the Energy dashboard's batteries; ask for the target and reserve."""
+        batteries = await async_energy_batteries(self.hass)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = self.form_options(user_input)
+            mapping = energy_options(batteries, user_input)
+            count = battery_count(mapping) if CONF_SOC_ENTITY in mapping else 0
+            if not count:
+                errors = {CONF_ENERGY_BATTERIES: "no_battery_chosen"}
+            elif count > MAX_BATTERIES:
+                errors = {CONF_ENERGY_BATTERIES: "too_many_batteries"}
+            else:
+                found = validate_mapping(self.hass, mapping)
+                errors = {
+                    key if key in SHARED_FIELDS else CONF_ENERGY_BATTERIES: error
+                    for key, error in found.items()
+                }
+            if not errors:
+                kept = {k: v for k, v in options.items() if k not in mapping}
+                kept.pop(CONF_ENERGY_BATTERIES, None)
+                return await self.async_save_mapping({**kept, **mapping})
+        stored = {
+            k: v
+            for k, v in self.mapping_defaults().items()
+            if not is_mapping_key(k) or k in SHARED_FIELDS
+        }
+        schema = energy_schema(self.hass, batteries, [b.soc_entity for b in batteries])
+        return self.async_show_form(
+            step_id="battery_energy",
+            data_schema=self.add_suggested_values_to_schema(
+                self.extend_schema(schema), user_input or self.form_values(stored)
+            ),
+            errors=errors,
+            description_placeholders={
+                **self.mapping_placeholders(),
+                "capacities": capacities_text(self.hass, batteries),
+            },
+        )
+
+    async def async_step_battery_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> Any:
+        """Pick the battery devices; the entities form opens pre-filled from them."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            devices: list[str] = list(user_input.get(CONF_BATTERY_DEVICES) or [])
+            if not devices:
+                errors = {CONF_BATTERY_DEVICES: "no_battery_chosen"}
+            elif len(devices) > MAX_BATTERIES:
+                errors = {CONF_BATTERY_DEVICES: "too_many_batteries"}
+            else:
+                prefill = {
+                    k: v
+                    for k, v in self.mapping_defaults().items()
+                    if not is_mapping_key(k) or k in KEPT_FOR_DEVICES
+                }
+                for index, device_id in enumerate(devices):
+                    for field, entity_id in device_prefill(
+                        self.hass, device_id
+                    ).items():
+                        prefill[battery_key(field, index)] = entity_id
+                self._battery_count = len(devices)
+                self._source = MappingSource.DEVICE
+                self._prefill = prefill
+                return await self.async_step_battery()
+        return self.async_show_form(
+            step_id="battery_device",
+            data_schema=DEVICE_SCHEMA,
+            errors=errors,
+            description_placeholders=self.mapping_placeholders(),
+        )
+
+    async def async_step_battery(self, user_input: dict[str, Any] | None = None) -> Any:
+        """Map the batteries' entities (pre-filled from a device, or as stored)."""
+        if self._prefill is None:
+            stored = self.mapping_defaults()
+            self._prefill = dict(stored)
+            self._battery_count = battery_count(stored)
+        count = self._battery_count
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = self.form_options(user_input)
+            errors = battery_errors(options, count) or validate_mapping(
+                self.hass, options
+            )
+            if not errors and options.get(CONF_ADD_BATTERY):
+                options[CONF_ADD_BATTERY] = False
+                self._battery_count = count = count + 1
+                self._prefill = options
+                user_input = None
+            elif not errors:
+                options = compact_batteries(options, count)
+                options[CONF_MAPPING_SOURCE] = self._source.value
+                return await self.async_save_mapping(options)
+        return self.async_show_form(
+            step_id="battery",
+            data_schema=self.add_suggested_values_to_schema(
+                self.extend_schema(entities_schema(count)),
+                user_input or self.form_values(self._prefill),
+            ),
+            errors=errors,
+            description_placeholders=self.mapping_placeholders(),
+        )
