@@ -96,6 +96,13 @@ class Outbox:
         """Write the outbox now (at unload and shutdown)."""
         await self._store.async_save(self._data_to_save())
 
+    async def async_close(self) -> None:
+        """Write the outbox now (at unload and shutdown)."""
+        await self.async_save()
+
+    def release(self) -> None:
+        """Give back the record ``peek`` returned (it stays first in line)."""
+
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
         self._records.append(state)

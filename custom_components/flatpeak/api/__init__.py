@@ -11,6 +11,7 @@ from .client import (
     parse_retry_after,
 )
 from .exceptions import (
+    FlatpeakApiUrlError,
     FlatpeakAuthenticationError,
     FlatpeakConnectionError,
     FlatpeakError,
@@ -30,6 +31,7 @@ __all__ = [
     "DeviceState",
     "DeviceStateRecord",
     "EnergyFlowDirection",
+    "FlatpeakApiUrlError",
     "FlatpeakAuthenticationError",
     "FlatpeakClient",
     "FlatpeakConnectionError",
