@@ -199,3 +199,19 @@ async def test_slower_after_429(
         await advance(hass, freezer, 0.25)
     assert state_of(hass, "queued_records") == "0"
     await settle(hass)
+
+
+async def test_update_entity_keeps_the_entities_available(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": entity_id(hass, "submission_status")},
+        blocking=True,
+    )
+    await settle(hass)
+    assert state_of(hass, "submission_status") == "ok"
