@@ -21,7 +21,7 @@ from custom_components.flatpeak.api import (
 )
 from custom_components.flatpeak.const import ErrorCode, SubmissionStatus
 from custom_components.flatpeak.errors import Action, classify
-from custom_components.flatpeak.retry import backoff_delay
+from custom_components.flatpeak.retry import Pace, backoff_delay
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import advance, entity_id, set_soc, settle, state_of
@@ -104,6 +104,24 @@ def test_taxonomy(err: Exception, action: Action, code: str, status: str) -> Non
 def test_retry_after_capped() -> None:
     verdict = classify(FlatpeakServerError("x", status=503, retry_after=86_400.0))
     assert verdict.retry_after == 3600
+
+
+def test_pace_halves_on_429_and_recovers_within_a_minute() -> None:
+    pace = Pace()
+    assert pace.gap == 0
+    for _ in range(5):  # five 429 in a row: 4, 2, 1, 0.5, 0.25 records/s
+        pace.rate_limited()
+    assert pace.gap == 4
+    elapsed, records = 0.0, 0
+    while gap := pace.accepted():
+        elapsed += gap
+        records += 1
+    # Back to back again after about 20 s of accepted records, not hours.
+    assert elapsed < 30
+    assert records > 20
+    for _ in range(100):
+        pace.rate_limited()
+    assert pace.gap == 10  # never below 0.1 record/s
 
 
 @pytest.mark.parametrize("failures", [0, 1, 10, 1025, 10**6])

@@ -47,11 +47,12 @@ BACKOFF_BASE: Final = 5.0  # seconds
 BACKOFF_MAX: Final = 600.0  # seconds
 # A Retry-After beyond this is read as this (a wild value must not stop delivery).
 RETRY_AFTER_MAX: Final = 3600.0  # seconds
-# After a 429 the backlog slows down (the gap between records doubles, up to the
-# maximum) and speeds up again by a step per accepted record (AIMD).
-PACE_AFTER_429: Final = 0.25  # seconds, the first gap after a 429
-PACE_MAX: Final = 10.0  # seconds
-PACE_STEP: Final = 0.05  # seconds less per accepted record
+# After a 429 a backlog is sent at a limited rate: halved by each 429, raised by a
+# step every second while Flatpeak accepts (AIMD); back to back again above a rate.
+RATE_AFTER_429: Final = 4.0  # records per second after the first 429
+RATE_MIN: Final = 0.1  # records per second
+RATE_STEP: Final = 0.5  # records per second, added every second
+RATE_UNLIMITED: Final = 10.0  # records per second: back to back from here
 # While a backlog drains, the entities are updated at most this often.
 STATUS_THROTTLE: Final = 1.0  # seconds
 # How long the action waits for its record to be delivered.

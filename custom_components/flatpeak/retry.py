@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from .const import BACKOFF_BASE, BACKOFF_MAX, PACE_AFTER_429, PACE_MAX, PACE_STEP
+from .const import (
+    BACKOFF_BASE,
+    BACKOFF_MAX,
+    RATE_AFTER_429,
+    RATE_MIN,
+    RATE_STEP,
+    RATE_UNLIMITED,
+)
 
 
 def backoff_delay(failures: int) -> float:
@@ -17,22 +24,32 @@ def backoff_delay(failures: int) -> float:
 
 
 class Pace:
-    """The gap between records of a backlog: none until Flatpeak says 429.
+    """The rate of a backlog: back to back until Flatpeak answers 429.
 
-    Additive increase, multiplicative decrease of the rate: a 429 doubles the
-    gap (from ``PACE_AFTER_429`` up to ``PACE_MAX``); each accepted record
-    shortens it by ``PACE_STEP`` until records go back to back again.
+    Additive increase, multiplicative decrease: each 429 halves the rate (the
+    first one sets ``RATE_AFTER_429``, never below ``RATE_MIN``); while records
+    are accepted the rate grows by ``RATE_STEP`` per second, and above
+    ``RATE_UNLIMITED`` records go back to back again.
     """
 
     def __init__(self) -> None:
         """Start back to back."""
-        self.gap = 0.0
+        self.rate: float | None = None  # records per second; None: no limit
+
+    @property
+    def gap(self) -> float:
+        """Return the seconds between two records."""
+        return 0.0 if self.rate is None else 1.0 / self.rate
 
     def rate_limited(self) -> None:
-        """Flatpeak answered 429: slow down."""
-        self.gap = min(PACE_MAX, max(PACE_AFTER_429, 2 * self.gap))
+        """Flatpeak answered 429: halve the rate."""
+        self.rate = max(RATE_MIN, (self.rate or 2 * RATE_AFTER_429) / 2)
 
     def accepted(self) -> float:
-        """A record was accepted: speed up; return the gap before the next one."""
-        self.gap = max(0.0, self.gap - PACE_STEP)
+        """A record was accepted: raise the rate; return the gap before the next."""
+        if self.rate is not None:
+            # One record per gap: RATE_STEP * gap per record is RATE_STEP per second.
+            self.rate += RATE_STEP / self.rate
+            if self.rate >= RATE_UNLIMITED:
+                self.rate = None
         return self.gap
