@@ -233,3 +233,33 @@ async def test_update_entity_keeps_the_entities_available(
     )
     await settle(hass)
     assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_wrong_api_url_pauses_with_its_own_status(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The client raises this when the token endpoint answers 404 (an URL that
+    # answers, but is not Flatpeak's API); the sandbox cannot be that URL.
+    calls = 0
+
+    async def not_flatpeak(*_args: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise FlatpeakApiUrlError("Not Found", status=404)
+
+    client = init_integration.runtime_data.client
+    monkeypatch.setattr(client, "submit_device_state", not_flatpeak)
+    set_soc(hass, 63)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "wrong_api_url"
+    assert state_of(hass, "last_error") == "wrong_api_url"
+    assert state_of(hass, "api_connection", "binary_sensor") == "off"
+    # Paused: records queue, nothing is retried until the entry is reconfigured.
+    set_soc(hass, 64)
+    await advance(hass, freezer, 3600)
+    assert calls == 1
+    assert int(state_of(hass, "queued_records")) >= 2
