@@ -119,7 +119,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
             "Cannot reach the Flatpeak API (%s); records are queued until it is back",
             describe(failure),
         )
-    sender.start()
     runtime.scheduler.start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

@@ -69,10 +69,16 @@ class Scheduler:
 
     @callback
     def start(self) -> None:
-        """Start once Home Assistant runs; every listener stops with the entry."""
+        """Start once Home Assistant runs; every listener stops with the entry.
+
+        Delivery starts then too, so that a restored outbox does not compete
+        with Home Assistant's start.
+        """
         self.entry.async_on_unload(async_at_started(self.hass, self._async_on_started))
 
     async def _async_on_started(self, hass: HomeAssistant) -> None:
+        """Deliver what the outbox kept, listen, and take the start snapshot."""
+        self.sender.start()
         entity_ids = self.mapping.entity_ids
         self.entry.async_on_unload(
             async_track_state_change_event(hass, entity_ids, self._on_state_change)
