@@ -1,24 +1,28 @@
-"""Benchmark: what the integration costs Home Assistant. Prints a table.
+"""Benchmark: what the integration costs Home Assistant, and how fast it recovers.
 
-Not part of the suite and never a timed test: run it with `scripts/bench`
-(BENCH_CHANGES changes the storm size). Targets: overhead ratio <= 1.05,
-requests <= the policy's bound, setup < 50 ms, outbox of 10 000 records < 10 MB.
+Not part of the suite and never a timed test: run it with `scripts/bench`. It
+prints a table and one line ``BENCH-JSON {...}`` (issue 9 §6). Environment:
+BENCH_CHANGES (changes per storm), BENCH_ROUNDS (paired rounds, >= 8),
+BENCH_DRAIN_RECORDS (default 2880), BENCH_DRAIN_LATENCY (default 0.1 s).
+
+The drain is measured in real time against the sandbox with its latency fault
+(every request answered after BENCH_DRAIN_LATENCY), not with a simulated clock.
 """
 
-import cProfile
+import asyncio
 from datetime import UTC, datetime, timedelta
 import gc
+import json
 import logging
 import math
 import os
 import platform
-import pstats
+import statistics
 import time
-import tracemalloc
 from typing import Any
 
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -26,99 +30,124 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
-from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.mapping import BatteryMapping
 from flatpeak_sandbox import FlatpeakSandbox
 
+from .bench_outbox import measure_outbox
 from .conftest import POWER, settle
 
-CHANGES = int(os.environ.get("BENCH_CHANGES", "100000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-PROFILE = bool(os.environ.get("BENCH_PROFILE"))
+CHANGES = int(os.environ.get("BENCH_CHANGES", "20000"))
+ROUNDS = max(8, int(os.environ.get("BENCH_ROUNDS", "8")))
+DRAIN_RECORDS = int(os.environ.get("BENCH_DRAIN_RECORDS", "2880"))
+DRAIN_LATENCY = float(os.environ.get("BENCH_DRAIN_LATENCY", "0.1"))
 ATTRIBUTES = {"unit_of_measurement": "W", "device_class": "power"}
+UNMAPPED = "sensor.somebody_elses_power"
 
 
-async def storm(hass: HomeAssistant, offset: int) -> float:
-    """Push CHANGES power changes as fast as Home Assistant takes them."""
+async def storm(hass: HomeAssistant, entity_id: str, offset: int) -> float:
+    """Push CHANGES changes of ``entity_id``; return loop-thread CPU seconds."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.thread_time()
     for i in range(CHANGES):
-        hass.states.async_set(POWER, str((offset + i) % 5000 - 2500), ATTRIBUTES)
+        hass.states.async_set(entity_id, str((offset + i) % 5000 - 2500), ATTRIBUTES)
         if i % 1000 == 999:
             await hass.async_block_till_done()
     await hass.async_block_till_done()
-    return time.perf_counter() - start
+    return time.thread_time() - start
 
 
-async def outbox_memory(hass: HomeAssistant) -> tuple[float, int]:
-    """Return the bytes allocated for an outbox holding 10 000 records."""
-    gc.collect()
-    tracemalloc.start()
-    outbox = Outbox(hass, "bench", max_age=timedelta(days=1), max_records=10_000)
-    now = dt_util.utcnow()
-    before, _ = tracemalloc.get_traced_memory()
-    for i in range(10_000):
-        outbox.append(
-            DeviceState(
-                time=now - timedelta(seconds=10_000 - i),
-                state_of_charge_percent=float(i % 100),
-                target_state_of_charge_percent=80.0,
-                battery_power_kw=1.234 + i / 1000,
-                energy_flow_direction=EnergyFlowDirection.EXPORT,
-                energy_remaining_kwh=6.5,
-                backup_reserve_percent=20.0,
-                record_reference_id=f"ha_{i:032x}",
-            )
-        )
-    await outbox.async_flush()  # what stays in memory once written
-    after, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    await outbox.async_close()
-    return after - before, len(outbox)
+async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> float:
+    start = time.perf_counter()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    elapsed = time.perf_counter() - start
+    await settle(hass)
+    return elapsed
 
 
-async def measure(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, entry: MockConfigEntry
+async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await settle(hass)
+
+
+async def paired_round(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    entry: MockConfigEntry,
+    round_: int,
 ) -> dict[str, Any]:
-    """Alternate storms without and with the entry; return the figures."""
-    without: list[float] = []
-    with_entry: list[float] = []
-    setups: list[float] = []
-    bounds: list[tuple[int, int]] = []
-    for round_ in range(ROUNDS):
-        without.append(await storm(hass, round_))
-        start = time.perf_counter()
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        setups.append(time.perf_counter() - start)
-        await settle(hass)
-        coordinator = entry.runtime_data
-        before = len(sandbox.requests_to("state"))
-        storm_start = dt_util.utcnow()
-        if PROFILE and round_ == 0:
-            profiler = cProfile.Profile()
-            profiler.enable()
-            with_entry.append(await storm(hass, round_))
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
-        else:
-            with_entry.append(await storm(hass, round_))
-        # Let the pending snapshot (minimum gap) fall due, then count requests.
-        gap = coordinator.min_interval.total_seconds()
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=gap + 1))
-        await settle(hass)
-        elapsed = (dt_util.utcnow() - storm_start).total_seconds() + gap + 1
-        made = len(sandbox.requests_to("state")) - before
-        heartbeat = coordinator.heartbeat_interval.total_seconds()
-        allowed = math.ceil(elapsed / gap) + math.ceil(elapsed / heartbeat)
-        bounds.append((made, allowed))
-        assert await hass.config_entries.async_unload(entry.entry_id)
-        await settle(hass)
+    """One round: no-op listener vs the entry, on the same changes."""
+    mapped = BatteryMapping.from_options(entry.options).entity_ids
+
+    @callback
+    def noop(event: Event[EventStateChangedData]) -> None:
+        """Do nothing: the cheapest listener Home Assistant can have."""
+
+    unsub = async_track_state_change_event(hass, mapped, noop)
+    noop_cpu = await storm(hass, POWER, round_)
+    unmapped_before = await storm(hass, UNMAPPED, round_)
+    unsub()
+
+    setup_s = await setup(hass, entry)
+    runtime = entry.runtime_data
+    before = len(sandbox.requests_to("state"))
+    storm_start = dt_util.utcnow()
+    loaded_cpu = await storm(hass, POWER, round_)
+    unmapped_loaded = await storm(hass, UNMAPPED, round_)
+    # Let the change waiting out the minimum gap fall due, then count PUTs.
+    gap = runtime.min_interval.total_seconds()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=gap + 1))
+    await settle(hass)
+    elapsed = (dt_util.utcnow() - storm_start).total_seconds() + gap + 1
+    made = len(sandbox.requests_to("state")) - before
+    heartbeat = runtime.heartbeat_interval.total_seconds()
+    bound = math.ceil(elapsed / gap) + math.ceil(elapsed / heartbeat)
+    await unload(hass, entry)
     return {
-        "base": min(without),
-        "loaded": min(with_entry),
-        "setup": min(setups),
-        "bounds": bounds,
+        "ratio": loaded_cpu / noop_cpu,
+        "unmapped_us": (unmapped_loaded - unmapped_before) / CHANGES * 1e6,
+        "noop_us": noop_cpu / CHANGES * 1e6,
+        "loaded_us": loaded_cpu / CHANGES * 1e6,
+        "setup_ms": setup_s * 1000,
+        "puts": made,
+        "bound": bound,
     }
+
+
+def record(index: int, now: datetime) -> DeviceState:
+    return DeviceState(
+        time=now - timedelta(seconds=29 * (DRAIN_RECORDS - index)),
+        state_of_charge_percent=float(index % 100),
+        target_state_of_charge_percent=80.0,
+        battery_power_kw=1.5,
+        energy_flow_direction=EnergyFlowDirection.EXPORT,
+        record_reference_id=f"ha_bench{index:026d}",
+    )
+
+
+async def drain(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, entry: MockConfigEntry
+) -> float:
+    """Queue DRAIN_RECORDS during an outage; return seconds to deliver them all."""
+    await setup(hass, entry)
+    runtime = entry.runtime_data
+    sandbox.outage = True
+    now = dt_util.utcnow()
+    for index in range(DRAIN_RECORDS):
+        runtime.sender.enqueue(record(index, now))
+    await settle(hass)
+    assert len(runtime.outbox) >= DRAIN_RECORDS
+    sandbox.outage = False
+    sandbox.latency = DRAIN_LATENCY
+    before = len(sandbox.states())
+    start = time.perf_counter()
+    runtime.sender.retry_now()
+    while len(sandbox.states()) - before < DRAIN_RECORDS:
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - start
+    sandbox.latency = 0.0
+    await unload(hass, entry)
+    return elapsed
 
 
 async def test_bench(
@@ -128,60 +157,67 @@ async def test_bench(
     config_entry: MockConfigEntry,
 ) -> None:
     logging.getLogger("asyncio").setLevel(logging.ERROR)
+    logging.getLogger("custom_components.flatpeak").setLevel(logging.ERROR)
     # The HA test harness runs asyncio in debug mode; a real hass does not.
     hass.loop.set_debug(False)
+    hass.states.async_set(UNMAPPED, "0", ATTRIBUTES)
     config_entry.add_to_hass(hass)
-    bare = await measure(hass, sandbox, config_entry)
-    # Every real Home Assistant has state_changed listeners (recorder, logbook,
-    # the frontend's subscriptions), so it builds each Event object anyway.
-    unsub = hass.bus.async_listen(EVENT_STATE_CHANGED, callback(lambda event: None))
-    real = await measure(hass, sandbox, config_entry)
-    unsub()
-    memory, records = await outbox_memory(hass)
+    rounds = [
+        await paired_round(hass, sandbox, config_entry, round_)
+        for round_ in range(ROUNDS)
+    ]
+    drain_s = await drain(hass, sandbox, config_entry)
+    outbox = await measure_outbox(hass)
 
-    def per_change(seconds: float) -> str:
-        return f"{seconds / CHANGES * 1e6:.2f} µs"
+    def median(key: str) -> float:
+        return float(statistics.median(r[key] for r in rounds))
 
+    figures: dict[str, Any] = {
+        "listener_overhead_vs_noop": round(median("ratio"), 3),
+        "unmapped_overhead_us": round(median("unmapped_us"), 3),
+        "puts_per_storm_max": max(r["puts"] for r in rounds),
+        "puts_bound": min(r["bound"] for r in rounds),
+        "setup_ms": round(min(r["setup_ms"] for r in rounds), 1),
+        "drain_2880_s_at_100ms": round(drain_s * 2880 / DRAIN_RECORDS, 1),
+        **outbox,
+    }
     rows = [
         (
             "machine",
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}",
             "",
         ),
-        ("state changes per storm", f"{CHANGES:,} (best of {ROUNDS})", ""),
-        ("bare harness: per change, no entry", per_change(bare["base"]), ""),
-        ("bare harness: per change, loaded", per_change(bare["loaded"]), ""),
+        ("changes per storm / paired rounds", f"{CHANGES:,} / {ROUNDS}", ""),
+        ("no-op listener: CPU per mapped change", f"{median('noop_us'):.2f} µs", ""),
+        ("entry loaded: CPU per mapped change", f"{median('loaded_us'):.2f} µs", ""),
         (
-            "bare harness: overhead ratio",
-            f"{bare['loaded'] / bare['base']:.3f}",
-            "<= 1.05",
-        ),
-        ("with a recorder-like listener: no entry", per_change(real["base"]), ""),
-        ("with a recorder-like listener: loaded", per_change(real["loaded"]), ""),
-        (
-            "with a recorder-like listener: ratio",
-            f"{real['loaded'] / real['base']:.3f}",
-            "<= 1.05",
+            "listener overhead vs no-op (median ratio)",
+            f"{figures['listener_overhead_vs_noop']:.3f}",
+            "<= 1.10",
         ),
         (
-            "PUTs per storm (made / bound)",
-            ", ".join(f"{m}/{a}" for m, a in bare["bounds"] + real["bounds"]),
-            "made <= bound",
+            "extra CPU per unmapped change",
+            f"{figures['unmapped_overhead_us']:.3f} µs",
+            "<= 0.2 µs",
         ),
         (
-            "config entry setup (loopback)",
-            f"{min(bare['setup'], real['setup']) * 1000:.1f} ms",
-            "< 50 ms",
+            "PUTs per storm (max / bound)",
+            f"{figures['puts_per_storm_max']} / {figures['puts_bound']}",
+            "max <= bound",
         ),
+        ("config entry setup (loopback)", f"{figures['setup_ms']:.1f} ms", "< 50 ms"),
         (
-            f"outbox memory, {records:,} records",
-            f"{memory / 1024 / 1024:.2f} MB",
-            "< 10 MB",
+            f"drain {DRAIN_RECORDS:,} records, {DRAIN_LATENCY * 1000:.0f} ms round trip",
+            f"{drain_s:.1f} s (limit {DRAIN_RECORDS * DRAIN_LATENCY:.0f} s)",
+            "<= 320 s for 2 880",
         ),
+        *((key, str(value), "") for key, value in outbox.items()),
     ]
     print(f"\nFlatpeak benchmark, {datetime.now(UTC):%Y-%m-%d}")
-    print(f"| {'figure':<40} | {'value':<36} | {'target':<13} |")
-    print(f"|{'-' * 42}|{'-' * 38}|{'-' * 15}|")
+    print(f"| {'figure':<44} | {'value':<34} | {'target':<18} |")
+    print(f"|{'-' * 46}|{'-' * 36}|{'-' * 20}|")
     for name, value, target in rows:
-        print(f"| {name:<40} | {value:<36} | {target:<13} |")
-    assert all(made <= allowed for made, allowed in bare["bounds"] + real["bounds"])
+        print(f"| {name:<44} | {value:<34} | {target:<18} |")
+    print("BENCH-JSON " + json.dumps(figures, sort_keys=True))
+    assert figures["puts_per_storm_max"] <= figures["puts_bound"]

@@ -163,14 +163,30 @@ def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfi
     )
 
 
+def forget_received(sandbox: FlatpeakSandbox) -> None:
+    """Forget what the sandbox received so far (e.g. the entry's start snapshot)."""
+    sandbox.requests.clear()
+    sandbox._states.clear()
+    sandbox._by_reference.clear()
+
+
 @pytest.fixture
 async def init_integration(
-    hass: HomeAssistant, battery: None, config_entry: MockConfigEntry
+    hass: HomeAssistant,
+    battery: None,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
 ) -> MockConfigEntry:
-    """Set up the Flatpeak entry against the sandbox."""
+    """Set up the Flatpeak entry against the sandbox.
+
+    The entry submits a snapshot when it starts; the sandbox's log is cleared
+    after it, so that a test sees only what its own steps caused.
+    """
     config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(sandbox.states()) == 1, "the start snapshot was not delivered"
+    forget_received(sandbox)
     return config_entry
 
 

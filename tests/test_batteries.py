@@ -300,7 +300,10 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
     await advance(hass, freezer, 31)
     assert len(sandbox.states()) == sent
     assert state_of(hass, "submission_status") == "waiting_for_data"
-    assert "sensor.garage_soc" in state_of(hass, "last_error")
+    last_error = hass.states.get("sensor.flatpeak_battery_last_error")
+    assert last_error is not None
+    assert last_error.state == "waiting_for_data"
+    assert last_error.attributes["entity_id"] == "sensor.garage_soc"
 
 
 @pytest.mark.parametrize("with_soc", [False, True])

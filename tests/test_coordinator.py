@@ -6,12 +6,25 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.flatpeak.const import SubmissionStatus
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import ENERGY, POWER, SOC, advance, set_soc, settle, state_of
+from .conftest import (
+    ENERGY,
+    POWER,
+    SOC,
+    advance,
+    entity_id,
+    set_battery,
+    set_soc,
+    settle,
+    state_of,
+)
 
 START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
 
@@ -21,13 +34,44 @@ def _start_time(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(START)
 
 
-async def test_no_submission_without_a_trigger(
-    hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
+async def test_snapshot_when_the_entry_starts(
+    hass: HomeAssistant,
+    battery: None,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
-    assert init_integration.state is ConfigEntryState.LOADED
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
+    # Flatpeak has the current state right away, not at the next change.
+    assert [r.endpoint for r in sandbox.requests] == ["token", "device", "state"]
+    [body] = sandbox.states()
+    assert body["time"] == "2026-11-28T10:00:10Z"
+    assert body["state_of_charge_percent"] == 55
+    assert state_of(hass, "submission_status") == "ok"
+    assert state_of(hass, "last_error") == "none"
+    # The start snapshot does not hold back the first change.
+    set_soc(hass, "56")
+    await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 56]
+
+
+async def test_snapshot_at_start_waits_for_the_entities(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
     assert sandbox.states() == []
-    assert [r.endpoint for r in sandbox.requests] == ["token", "device"]
-    assert state_of(hass, "submission_status") == "pending"
+    assert state_of(hass, "submission_status") == "waiting_for_data"
+    set_battery(hass, soc=44)
+    await settle(hass)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [44]
+    assert state_of(hass, "submission_status") == "ok"
 
 
 async def test_burst_coalesced_into_one_snapshot(
@@ -137,8 +181,8 @@ async def test_heartbeat_carries_a_pending_change(
         ("unavailable", "waiting_for_data"),
         ("unknown", "waiting_for_data"),
         ("full", "invalid_data"),
-        ("101", "invalid_data"),
-        ("-1", "invalid_data"),
+        ("101.5", "invalid_data"),
+        ("-1.1", "invalid_data"),
         ("nan", "invalid_data"),
     ],
 )
@@ -154,7 +198,10 @@ async def test_required_value_missing_means_no_submission(
     await advance(hass, freezer, 1)
     assert sandbox.states() == []
     assert state_of(hass, "submission_status") == status
-    assert SOC in state_of(hass, "last_error")
+    assert state_of(hass, "last_error") == status
+    attributes = hass.states.get(entity_id(hass, "last_error")).attributes
+    assert attributes["entity_id"] == SOC
+    assert attributes["time"] == "2026-11-28T10:00:11+00:00"
     # Once the value is back, the next change submits and the status recovers.
     set_soc(hass, "40")
     await advance(hass, freezer, 31)
@@ -177,7 +224,57 @@ async def test_unload_removes_listeners_and_timers(
     await advance(hass, freezer, 3600)
     assert sandbox.states() == []
     # The change that was still coalescing at unload was kept, and is delivered
-    # once the entry is back.
+    # once the entry is back, before the entry's start snapshot.
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await settle(hass)
-    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [56]
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [56, 57]
+
+
+@pytest.mark.parametrize(("soc", "sent"), [("100.3", 100), ("-0.4", 0), ("99.5", 99.5)])
+async def test_percentages_just_outside_the_range_are_clamped(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    soc: str,
+    sent: float,
+) -> None:
+    set_soc(hass, soc)
+    await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [sent]
+
+
+async def test_heartbeat_stamped_when_it_runs(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # The host slept from 10:00:10 to 13:00:07: the 10:05 heartbeat runs late.
+    freezer.move_to(datetime(2026, 11, 28, 13, 0, 7, tzinfo=UTC))
+    async_fire_time_changed(hass)
+    await settle(hass)
+    assert [b["time"] for b in sandbox.states()] == ["2026-11-28T13:00:07Z"]
+    # The next one is scheduled from that moment, on the clock.
+    await advance(hass, freezer, 292)
+    assert len(sandbox.states()) == 1
+    await advance(hass, freezer, 1)
+    assert [b["time"] for b in sandbox.states()][1:] == ["2026-11-28T13:05:00Z"]
+
+
+async def test_early_heartbeat_timer_does_not_fire_the_boundary_twice(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to(datetime(2026, 11, 28, 10, 4, 59, 900_000, tzinfo=UTC))
+    # The 10:05:00 timer fires while the clock still reads 10:04:59.9.
+    async_fire_time_changed(hass, datetime(2026, 11, 28, 10, 5, 0, tzinfo=UTC))
+    await settle(hass)
+    assert len(sandbox.states()) == 1
+    for _ in range(5):
+        await advance(hass, freezer, 1)
+    assert len(sandbox.states()) == 1
+    await advance(hass, freezer, 295)  # 10:10:04.9
+    assert len(sandbox.states()) == 2

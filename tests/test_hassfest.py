@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
-from custom_components.flatpeak.const import PowerSign, SubmissionStatus
+from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,8 @@ def test_entities_and_states_translated() -> None:
             assert "name" in STRINGS["entity"][platform][key], f"{platform}.{key}"
     states = STRINGS["entity"]["sensor"]["submission_status"]["state"]
     assert set(states) == {status.value for status in SubmissionStatus}
+    codes = STRINGS["entity"]["sensor"]["last_error"]["state"]
+    assert set(codes) == {code.value for code in ErrorCode}
 
 
 def test_exceptions_and_issues_translated() -> None:
@@ -143,6 +145,7 @@ def test_exceptions_and_issues_translated() -> None:
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
     used |= _keys(r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"', "mapping.py")
+    used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py")
     used.discard("battery_power_sign")  # a selector, checked below
     assert used
     translated = set(STRINGS["exceptions"]) | set(STRINGS["issues"])

@@ -2,7 +2,9 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
@@ -16,7 +18,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import settle, state_of
+from .conftest import advance, set_soc, settle, state_of
 
 pytestmark = pytest.mark.usefixtures("battery")
 
@@ -45,14 +47,69 @@ async def test_setup_and_device(
     assert state_of(hass, "queued_records") == "0"
 
 
-async def test_setup_auth_failure_starts_reauth(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+async def test_setup_with_refused_credentials_keeps_queuing(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     sandbox.reject_credentials = True
     await setup(hass, config_entry)
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    # Loaded, asking for re-authentication, and recording meanwhile.
+    assert config_entry.state is ConfigEntryState.LOADED
     flows = hass.config_entries.flow.async_progress()
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert state_of(hass, "submission_status") == "auth_failed"
+    assert state_of(hass, "last_error") == "auth_failed"
+    token_requests = len(sandbox.requests_to("token"))
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert len(config_entry.runtime_data.outbox) == 2  # the start snapshot + 61
+    assert state_of(hass, "queued_records") == "2"
+    assert len(sandbox.requests_to("token")) == token_requests  # paused
+    # A snapshot that cannot be taken does not hide the pause.
+    hass.states.async_set("sensor.battery_soc", "unavailable")
+    await advance(hass, freezer, 31)
+    assert state_of(hass, "submission_status") == "auth_failed"
+    assert state_of(hass, "last_error") == "auth_failed"
+
+
+async def test_setup_with_a_garbled_answer_is_an_outage(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # A Retry-After the client cannot read; then the next answer is fine.
+    sandbox.fail_next(503, 2, endpoint="token", retry_after="\u00b2")
+    await setup(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert len(config_entry.runtime_data.outbox) == 1
+    assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
+    await advance(hass, freezer, 600)
+    assert sandbox.states()
+    assert state_of(hass, "queued_records") == "0"
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_last_submission_survives_reload_and_restart(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    await setup(hass, config_entry)
+    last = state_of(hass, "last_submission")
+    assert last not in ("unknown", "unavailable")
+    await sandbox.stop()  # the reload's start snapshot cannot be delivered
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
+    await settle(hass)
+    assert state_of(hass, "last_submission") == last
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, config_entry
+    )
+    assert diagnostics["status"]["last_record"]["device_id"] == DEFAULT_DEVICE_ID
+    assert diagnostics["status"]["last_body"]["state_of_charge_percent"] == 55
 
 
 async def test_setup_while_flatpeak_is_down(
@@ -62,11 +119,13 @@ async def test_setup_while_flatpeak_is_down(
     await setup(hass, config_entry)
     # Loaded anyway: states are recorded and queued until Flatpeak is back.
     assert config_entry.state is ConfigEntryState.LOADED
-    assert state_of(hass, "api_connection", "binary_sensor") == "unknown"
-    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
-    await settle(hass)
+    # The start snapshot is queued; the connection is known to be down.
     assert len(config_entry.runtime_data.outbox) == 1
     assert state_of(hass, "api_connection", "binary_sensor") == "off"
+    assert state_of(hass, "last_error") == "cannot_connect"
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
+    await settle(hass)
+    assert len(config_entry.runtime_data.outbox) == 2
 
 
 async def test_setup_device_not_found(
@@ -103,6 +162,7 @@ async def test_remove_entry_deletes_the_outbox(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
     config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
 ) -> None:
     await setup(hass, config_entry)
     await sandbox.stop()
@@ -116,6 +176,7 @@ async def test_remove_entry_deletes_the_outbox(
     await hass.config_entries.async_remove(config_entry.entry_id)
     await settle(hass)
     assert not journal.exists()
+    assert f"{DOMAIN}.{config_entry.entry_id}.last" not in hass_storage
 
 
 async def test_diagnostics_redact_secrets(
@@ -137,7 +198,9 @@ async def test_diagnostics_redact_secrets(
     assert diagnostics["entry"]["data"]["device_id"] == DEFAULT_DEVICE_ID
     assert diagnostics["status"]["status"] == "ok"
     assert diagnostics["status"]["last_record"]["account_id"] == "**REDACTED**"
-    assert diagnostics["status"]["last_body"] == sandbox.states()[0]
+    assert diagnostics["status"]["last_body"] == sandbox.states()[-1]
+    assert diagnostics["status"]["last_error"] == "none"
+    assert diagnostics["sender"] == "idle"
     assert diagnostics["mapping"]["soc_entity"] == "sensor.battery_soc"
     assert diagnostics["outbox"] == {
         "queued": 0,

@@ -138,6 +138,16 @@ def test_optional_reserve_out_of_range_left_out(hass: HomeAssistant) -> None:
     )
 
 
+@pytest.mark.parametrize(("state", "sent"), [("100.3", 100), ("101", 100), ("-1", 0)])
+def test_percentages_within_a_point_outside_the_range_are_clamped(
+    hass: HomeAssistant, state: str, sent: float
+) -> None:
+    set_battery(hass)
+    hass.states.async_set(TARGET, state, {"unit_of_measurement": "%"})
+    body = build_device_state(hass, MAPPING, WHEN).to_json()
+    assert body["target_state_of_charge_percent"] == sent
+
+
 @pytest.mark.parametrize(
     ("entity", "state", "attributes", "status", "key"),
     [
@@ -165,14 +175,14 @@ def test_optional_reserve_out_of_range_left_out(hass: HomeAssistant) -> None:
         ),
         (
             SOC,
-            "100.1",
+            "101.1",
             {"unit_of_measurement": "%"},
             SubmissionStatus.INVALID_DATA,
             "out_of_range",
         ),
         (
             SOC,
-            "-0.5",
+            "-1.5",
             {"unit_of_measurement": "%"},
             SubmissionStatus.INVALID_DATA,
             "out_of_range",

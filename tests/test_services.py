@@ -14,7 +14,7 @@ import voluptuous as vol
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, entity_id, settle, state_of
+from .conftest import SOC, advance, entity_id, settle, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -190,23 +190,69 @@ async def test_action_api_failure_keeps_the_record(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass)
     assert err.value.translation_key == "submission_failed"
+    assert "server error" in str(err.value)
     assert len(init_integration.runtime_data.outbox) == 1
-    # While Flatpeak is backing off, the action queues and says so.
-    with pytest.raises(HomeAssistantError) as err:
-        await call(hass, {"state_of_charge_percent": 60})
-    assert err.value.translation_key == "submission_queued"
-    assert state_of(hass, "queued_records") == "2"
-    await advance(hass, freezer, 11 * 60)
-    await drain(hass, freezer, init_integration)
+    assert state_of(hass, "last_error") == "server_error"
+    # During the backoff the action retries now: both records are delivered,
+    # oldest first, each with its original time.
+    response = await call(hass, {"state_of_charge_percent": 60})
     bodies = sandbox.states()
-    # Oldest first, each with its original time; heartbeats queued meanwhile follow.
-    assert [(b["state_of_charge_percent"], b["time"]) for b in bodies[:2]] == [
+    assert [(b["state_of_charge_percent"], b["time"]) for b in bodies] == [
         (55, "2026-11-28T12:00:00Z"),
         (60, "2026-11-28T12:00:00Z"),
     ]
-    # The clock jumped 11 minutes at once: one heartbeat (12:05) fell due.
-    assert [b["time"] for b in bodies[2:]] == ["2026-11-28T12:05:00Z"]
+    assert response["body"] == bodies[1]
     assert state_of(hass, "queued_records") == "0"
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_action_queues_while_paused(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sandbox.fail_next(503, endpoint="state", retry_after="120")
+    with pytest.raises(HomeAssistantError):
+        await call(hass)
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    await advance(hass, freezer, 120)
+    assert state_of(hass, "last_error") == "device_not_found"
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, {"state_of_charge_percent": 61})
+    assert err.value.translation_key == "submission_queued"
+    assert state_of(hass, "queued_records") == "2"
+
+
+async def test_action_supersedes_a_change_waiting_out_the_gap(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass.states.async_set(SOC, "56", {"unit_of_measurement": "%"})
+    await advance(hass, freezer, 1)
+    hass.states.async_set(SOC, "57", {"unit_of_measurement": "%"})
+    await advance(hass, freezer, 5)  # waits out the 30 s gap
+    await call(hass)
+    await advance(hass, freezer, 60)
+    bodies = sandbox.states()
+    # No older-stamped duplicate follows the action's snapshot.
+    assert [b["state_of_charge_percent"] for b in bodies] == [56, 57]
+    assert bodies[1]["time"] == "2026-11-28T12:00:06Z"
+
+
+async def test_action_time_older_than_the_outbox_keeps_records(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, {"time": "2026-11-27T11:59:00+00:00"})
+    assert err.value.translation_key == "time_too_old"
+    assert "24" in str(err.value)
+    assert sandbox.requests_to("state") == []
+    # Inside the bound it is accepted.
+    await call(hass, {"time": "2026-11-27T12:01:00+00:00"})
+    assert sandbox.states()[0]["time"] == "2026-11-27T12:01:00Z"
 
 
 async def test_action_needs_an_entry(hass: HomeAssistant) -> None:

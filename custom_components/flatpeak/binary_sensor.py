@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import override
+
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
@@ -10,8 +12,8 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FlatpeakConfigEntry
 from .entity import FlatpeakEntity
+from .runtime import FlatpeakConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -28,13 +30,16 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the API connection sensor."""
-    async_add_entities([FlatpeakConnectionSensor(entry.runtime_data, API_CONNECTION)])
+    async_add_entities(
+        [FlatpeakConnectionSensor(entry.runtime_data.status, API_CONNECTION)]
+    )
 
 
 class FlatpeakConnectionSensor(FlatpeakEntity, BinarySensorEntity):
     """On while the Flatpeak API answers; unknown until it was first asked."""
 
     @property
+    @override
     def is_on(self) -> bool | None:
         """Return whether the last request reached the API."""
         return self.coordinator.data.connected

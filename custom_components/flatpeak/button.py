@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import override
+
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FlatpeakConfigEntry
 from .entity import FlatpeakEntity
+from .runtime import FlatpeakConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -20,12 +22,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the submit-now button."""
-    async_add_entities([FlatpeakSubmitButton(entry.runtime_data, SUBMIT_NOW)])
+    async_add_entities([FlatpeakSubmitButton(entry.runtime_data.status, SUBMIT_NOW)])
 
 
 class FlatpeakSubmitButton(FlatpeakEntity, ButtonEntity):
     """Takes a snapshot now and submits it, bypassing the minimum gap."""
 
+    @override
     async def async_press(self) -> None:
         """Submit now; a failure raises a translated error."""
-        await self.coordinator.async_submit_now()
+        entry: FlatpeakConfigEntry = self.coordinator.config_entry
+        await entry.runtime_data.async_submit_now()

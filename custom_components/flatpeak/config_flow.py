@@ -14,7 +14,6 @@ from homeassistant.core import callback
 import voluptuous as vol
 
 from .const import CONF_ACCOUNT_ID, CONF_DEVICE_ID, CONF_SECRET_KEY, DOMAIN
-from .coordinator import FlatpeakConfigEntry
 from .flow_validation import (
     credentials_form_values,
     credentials_from_form,
@@ -23,6 +22,7 @@ from .flow_validation import (
     validate_credentials,
 )
 from .mapping_flow import BatteryMappingSteps
+from .runtime import FlatpeakConfigEntry
 from .schemas import (
     BEHAVIOUR_DEFAULTS,
     CREDENTIALS_SCHEMA,

@@ -42,11 +42,19 @@ DEFAULT_OUTBOX_MAX_RECORDS: Final = 10_000
 # A burst of state changes (one inverter update touches several sensors within
 # milliseconds) is coalesced into one snapshot taken this long after its first change.
 COALESCE_DELAY: Final = timedelta(milliseconds=500)
-# Pace between records when the outbox delivers a backlog.
-BACKLOG_PACE: Final = timedelta(milliseconds=500)
 # Exponential backoff after connection errors, timeouts and 5xx without Retry-After.
 BACKOFF_BASE: Final = 5.0  # seconds
 BACKOFF_MAX: Final = 600.0  # seconds
+# A Retry-After beyond this is read as this (a wild value must not stop delivery).
+RETRY_AFTER_MAX: Final = 3600.0  # seconds
+# After a 429 a backlog is sent at a limited rate: halved by each 429, raised by a
+# step every second while Flatpeak accepts (AIMD); back to back again above a rate.
+RATE_AFTER_429: Final = 4.0  # records per second after the first 429
+RATE_MIN: Final = 0.1  # records per second
+RATE_STEP: Final = 0.5  # records per second, added every second
+RATE_UNLIMITED: Final = 10.0  # records per second: back to back from here
+# While a backlog drains, the entities are updated at most this often.
+STATUS_THROTTLE: Final = 1.0  # seconds
 # How long the action waits for its record to be delivered.
 ACTION_TIMEOUT: Final = 60.0  # seconds
 
@@ -70,4 +78,22 @@ class SubmissionStatus(StrEnum):
     INVALID_DATA = "invalid_data"
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"
+    WRONG_API_URL = "wrong_api_url"
     ERROR = "error"
+
+
+class ErrorCode(StrEnum):
+    """The state of the last error sensor: what went wrong last, as a code."""
+
+    NONE = "none"
+    CANNOT_CONNECT = "cannot_connect"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server_error"
+    RATE_LIMITED = "rate_limited"
+    AUTH_FAILED = "auth_failed"
+    WRONG_API_URL = "wrong_api_url"
+    DEVICE_NOT_FOUND = "device_not_found"
+    REJECTED = "rejected"
+    INVALID_DATA = "invalid_data"
+    WAITING_FOR_DATA = "waiting_for_data"
+    UNEXPECTED_RESPONSE = "unexpected_response"

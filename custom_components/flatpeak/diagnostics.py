@@ -10,8 +10,8 @@ from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY
-from .coordinator import FlatpeakConfigEntry
 from .mapping import BatteryMapping
+from .runtime import FlatpeakConfigEntry
 
 TO_REDACT = {CONF_ACCOUNT_ID, CONF_SECRET_KEY, "token", "bearer_token"}
 
@@ -40,17 +40,18 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: FlatpeakConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
-    coordinator = entry.runtime_data
-    data = coordinator.data
-    status = asdict(data)
-    status["status"] = data.status.value
-    if data.last_success is not None:
-        status["last_success"] = data.last_success.isoformat()
-    if (record := data.last_record) is not None:
+    runtime = entry.runtime_data
+    current = runtime.status.current
+    status = asdict(current)
+    for key in ("last_success", "last_error_time"):
+        if (moment := getattr(current, key)) is not None:
+            status[key] = moment.isoformat()
+    if (record := current.last_record) is not None:
         status["last_record"] = {
             **asdict(record),
             "time_created": record.time_created.isoformat(),
         }
+    outbox = runtime.outbox
     return async_redact_data(
         {
             "entry": {
@@ -58,18 +59,17 @@ async def async_get_config_entry_diagnostics(
                 "data": dict(entry.data),
                 "options": dict(entry.options),
             },
-            "mapping": asdict(coordinator.mapping),
-            "mapped_entities": mapped_entity_states(hass, coordinator.mapping),
-            "api_url": coordinator.client.base_url,
-            "device": dict(coordinator.device.raw) if coordinator.device else None,
+            "mapping": asdict(runtime.mapping),
+            "mapped_entities": mapped_entity_states(hass, runtime.mapping),
+            "api_url": runtime.client.base_url,
+            "device": dict(runtime.device.raw) if runtime.device else None,
+            "sender": runtime.sender.state.value,
             "status": status,
             "outbox": {
-                "queued": len(coordinator.outbox),
-                "dropped": coordinator.outbox.dropped,
-                "rejected": coordinator.outbox.rejected,
-                "oldest": (
-                    oldest.to_json() if (oldest := coordinator.outbox.oldest) else None
-                ),
+                "queued": len(outbox),
+                "dropped": outbox.dropped,
+                "rejected": outbox.rejected,
+                "oldest": oldest.to_json() if (oldest := outbox.oldest) else None,
             },
         },
         TO_REDACT,

@@ -8,7 +8,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import FlatpeakCoordinator
+from .status import StatusCoordinator
 
 # The device's name, short so that entity IDs read like
 # sensor.flatpeak_battery_submission_status; the model tells batteries apart on
@@ -16,14 +16,14 @@ from .coordinator import FlatpeakCoordinator
 DEVICE_NAME = "Flatpeak battery"
 
 
-class FlatpeakEntity(CoordinatorEntity[FlatpeakCoordinator]):
+class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
     """A diagnostic entity of one Flatpeak device (one per config entry)."""
 
     _attr_has_entity_name = True
     _attr_entity_category = EntityCategory.DIAGNOSTIC
 
     def __init__(
-        self, coordinator: FlatpeakCoordinator, description: EntityDescription
+        self, coordinator: StatusCoordinator, description: EntityDescription
     ) -> None:
         """Attach the entity to the entry's device."""
         super().__init__(coordinator)

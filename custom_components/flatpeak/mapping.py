@@ -19,7 +19,6 @@ from homeassistant.const import (
     UnitOfPower,
 )
 from homeassistant.core import HomeAssistant, State
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import (
@@ -49,10 +48,12 @@ from .const import (
     CONF_SOC_ENTITY,
     CONF_TARGET_SOC_ENTITY,
     CONF_TARGET_SOC_PERCENT,
-    DOMAIN,
     PowerSign,
     SubmissionStatus,
 )
+
+# A percentage this close outside 0-100 is sent clamped (100.3 -> 100).
+PERCENT_TOLERANCE = 1.0
 
 # Converted values keep a resolution of 0.1 W / 0.1 Wh.
 DECIMALS = 4
@@ -72,17 +73,23 @@ FIELD_UNITS: dict[str, tuple[frozenset[str | None], str]] = {
 }
 
 
-class SnapshotError(ServiceValidationError):
-    """A required value cannot be read; nothing is submitted."""
+class SnapshotError(Exception):
+    """A required value cannot be read; nothing is submitted.
+
+    A domain error: the action and the button translate it (``errors.py``).
+    """
 
     def __init__(self, status: SubmissionStatus, key: str, **placeholders: str) -> None:
-        """Record the status it implies and a translated reason."""
-        super().__init__(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders=placeholders,
-        )
+        """Record the status it implies and the reason's translation key."""
+        super().__init__(key)
         self.status = status
+        self.translation_key = key
+        self.translation_placeholders = placeholders
+
+    @property
+    def entity_id(self) -> str | None:
+        """Return the entity that could not be read."""
+        return self.translation_placeholders.get("entity_id")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,11 +251,15 @@ def _out_of_range(entity_id: str, value: float) -> SnapshotError:
 
 
 def read_percent(hass: HomeAssistant, entity_id: str) -> float:
-    """Read a percentage (0-100); a unit other than % is refused."""
+    """Read a percentage (0-100); a unit other than % is refused.
+
+    Real inverters report 100.3 %: a value within ``PERCENT_TOLERANCE`` outside
+    0-100 is clamped; further out it is out of range.
+    """
     value, _ = _number_in(hass, entity_id, PERCENT_UNITS, PERCENTAGE)
-    if not 0 <= value <= 100:
+    if not -PERCENT_TOLERANCE <= value <= 100 + PERCENT_TOLERANCE:
         raise _out_of_range(entity_id, value)
-    return value
+    return min(100.0, max(0.0, value))
 
 
 def _convert(

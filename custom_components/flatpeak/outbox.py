@@ -113,8 +113,6 @@ class Outbox:
         """Write every pending change and stop the flush timer (at unload)."""
         await self._writer.async_close()
 
-    async_save = async_close  # the name 0.1.0's coordinator calls
-
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
         entry = (self._next_number, state)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -15,18 +16,31 @@ from homeassistant.components.sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SubmissionStatus
-from .coordinator import FlatpeakConfigEntry, FlatpeakCoordinator
+from .const import ErrorCode, SubmissionStatus
 from .entity import FlatpeakEntity
+from .runtime import FlatpeakConfigEntry
+from .status import FlatpeakStatus
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class FlatpeakSensorEntityDescription(SensorEntityDescription):
-    """Describes a Flatpeak sensor."""
+    """Describes a Flatpeak sensor: its value (and attributes) from the status."""
 
-    value_fn: Callable[[FlatpeakCoordinator], str | int | datetime | None]
+    value_fn: Callable[[FlatpeakStatus], str | int | datetime | None]
+    attributes_fn: Callable[[FlatpeakStatus], Mapping[str, Any]] | None = None
+
+
+def _last_error_attributes(status: FlatpeakStatus) -> Mapping[str, Any]:
+    """Return Flatpeak's message, the entity that could not be read, and when."""
+    return {
+        "message": status.last_error_message,
+        "entity_id": status.last_error_entity,
+        "time": (
+            status.last_error_time.isoformat() if status.last_error_time else None
+        ),
+    }
 
 
 SENSORS: tuple[FlatpeakSensorEntityDescription, ...] = (
@@ -35,45 +49,46 @@ SENSORS: tuple[FlatpeakSensorEntityDescription, ...] = (
         translation_key="submission_status",
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in SubmissionStatus],
-        value_fn=lambda coordinator: coordinator.data.status.value,
+        value_fn=lambda status: status.status.value,
     ),
     FlatpeakSensorEntityDescription(
         key="last_submission",
         translation_key="last_submission",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda coordinator: coordinator.data.last_success,
+        value_fn=lambda status: status.last_success,
     ),
     FlatpeakSensorEntityDescription(
         key="last_error",
         translation_key="last_error",
-        value_fn=lambda coordinator: (
-            coordinator.data.last_error[:255] if coordinator.data.last_error else None
-        ),
+        device_class=SensorDeviceClass.ENUM,
+        options=[code.value for code in ErrorCode],
+        value_fn=lambda status: status.last_error.value,
+        attributes_fn=_last_error_attributes,
     ),
     FlatpeakSensorEntityDescription(
         key="consecutive_failures",
         translation_key="consecutive_failures",
         state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: coordinator.data.consecutive_failures,
+        value_fn=lambda status: status.consecutive_failures,
     ),
     FlatpeakSensorEntityDescription(
         key="queued_records",
         translation_key="queued_records",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda coordinator: len(coordinator.outbox),
+        value_fn=lambda status: status.queued,
     ),
     FlatpeakSensorEntityDescription(
         key="dropped_records",
         translation_key="dropped_records",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda coordinator: coordinator.outbox.dropped,
+        value_fn=lambda status: status.dropped,
     ),
     FlatpeakSensorEntityDescription(
         key="rejected_records",
         translation_key="rejected_records",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda coordinator: coordinator.outbox.rejected,
+        value_fn=lambda status: status.rejected,
     ),
 )
 
@@ -85,7 +100,8 @@ async def async_setup_entry(
 ) -> None:
     """Set up the Flatpeak sensors."""
     async_add_entities(
-        FlatpeakSensorEntity(entry.runtime_data, description) for description in SENSORS
+        FlatpeakSensorEntity(entry.runtime_data.status, description)
+        for description in SENSORS
     )
 
 
@@ -95,6 +111,15 @@ class FlatpeakSensorEntity(FlatpeakEntity, SensorEntity):
     entity_description: FlatpeakSensorEntityDescription
 
     @property
+    @override
     def native_value(self) -> str | int | datetime | None:
         """Return the sensor's value."""
-        return self.entity_description.value_fn(self.coordinator)
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return the sensor's attributes, if it has any."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        return attributes_fn(self.coordinator.data)

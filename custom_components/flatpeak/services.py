@@ -21,7 +21,7 @@ import voluptuous as vol
 
 from .api import EnergyFlowDirection
 from .const import ATTR_CONFIG_ENTRY_ID, DOMAIN, SERVICE_SUBMIT_DEVICE_STATE
-from .coordinator import FlatpeakConfigEntry
+from .runtime import FlatpeakConfigEntry
 
 # Clocks drift: a time up to this far ahead of Home Assistant's is accepted.
 MAX_CLOCK_SKEW = timedelta(minutes=1)
@@ -84,16 +84,30 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> FlatpeakConfigEntry:
     return entry
 
 
-def _overrides(hass: HomeAssistant, data: dict[str, Any]) -> dict[str, Any]:
-    """Return the validated overrides, named like the API's fields."""
+def _overrides(data: dict[str, Any], max_age: timedelta) -> dict[str, Any]:
+    """Return the validated overrides, named like the API's fields.
+
+    A ``time`` older than the outbox keeps records would be dropped unsent:
+    it is refused.
+    """
     overrides = {k: v for k, v in data.items() if k != ATTR_CONFIG_ENTRY_ID}
     if (when := overrides.get("time")) is not None:
         when = dt_util.as_utc(when)
-        if when > dt_util.utcnow() + MAX_CLOCK_SKEW:
+        now = dt_util.utcnow()
+        if when > now + MAX_CLOCK_SKEW:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="time_in_future",
                 translation_placeholders={"time": when.isoformat()},
+            )
+        if when < now - max_age:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="time_too_old",
+                translation_placeholders={
+                    "time": when.isoformat(),
+                    "hours": f"{max_age.total_seconds() / 3600:g}",
+                },
             )
         overrides["time"] = when
     power = overrides.get("battery_power_kw")
@@ -112,8 +126,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
     async def submit_device_state(call: ServiceCall) -> ServiceResponse:
         entry = _entry(hass, call)
-        overrides = _overrides(hass, dict(call.data))
-        state, record = await entry.runtime_data.async_submit_now(overrides)
+        runtime = entry.runtime_data
+        overrides = _overrides(dict(call.data), runtime.settings.outbox_max_age)
+        state, record = await runtime.async_submit_now(overrides)
         if not call.return_response:
             return None
         return {

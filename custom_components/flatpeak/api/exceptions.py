@@ -32,6 +32,10 @@ class FlatpeakError(Exception):
         )
 
 
+class FlatpeakApiUrlError(FlatpeakError):
+    """The API URL is not Flatpeak's API (the token endpoint answered 404)."""
+
+
 class FlatpeakConnectionError(FlatpeakError):
     """The API could not be reached (DNS, refused, reset)."""
 
@@ -46,10 +50,6 @@ class FlatpeakResponseError(FlatpeakError):
 
 class FlatpeakAuthenticationError(FlatpeakError):
     """The credentials or the bearer token were refused (401/403)."""
-
-
-class FlatpeakApiUrlError(FlatpeakError):
-    """The API URL is not Flatpeak's API (the token endpoint answered 404)."""
 
 
 class FlatpeakNotFoundError(FlatpeakError):

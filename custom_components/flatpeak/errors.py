@@ -1,0 +1,161 @@
+"""What a failure means for delivery, and its translation for the user.
+
+Two jobs, each in one place: ``classify`` reads any exception raised while
+submitting a record (Flatpeak's errors, and anything unexpected) into a
+``Verdict``; ``to_home_assistant_error`` turns the domain errors the action and
+the button meet into Home Assistant's translated errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from .api import (
+    FlatpeakApiUrlError,
+    FlatpeakAuthenticationError,
+    FlatpeakConnectionError,
+    FlatpeakError,
+    FlatpeakNotFoundError,
+    FlatpeakRateLimitError,
+    FlatpeakRetryableError,
+    FlatpeakServerError,
+    FlatpeakTimeoutError,
+    FlatpeakValidationError,
+)
+from .const import DOMAIN, RETRY_AFTER_MAX, ErrorCode, SubmissionStatus
+from .mapping import SnapshotError
+
+
+class Action(StrEnum):
+    """What the sender does with the record after a failure."""
+
+    REJECT = "reject"  # Flatpeak refused this record for good: drop and count it
+    PAUSE = "pause"  # only the user can fix it (credentials, device, URL)
+    RETRY = "retry"  # it may pass later: keep the record, wait, try again
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A failure, read for the sender and the status entities."""
+
+    action: Action
+    code: ErrorCode
+    status: SubmissionStatus
+    connected: bool | None
+    message: str | None = None  # Flatpeak's own words, when it answered
+    retry_after: float | None = None  # seconds, capped
+
+
+def _message(err: FlatpeakError) -> str | None:
+    """Return Flatpeak's message when the API answered (never a client detail)."""
+    return err.message if err.status is not None else None
+
+
+def classify(err: BaseException) -> Verdict:
+    """Read a failure of ``PUT /devices/{id}/state`` (or of its token request).
+
+    Only a PUT answered 400/422 rejects the record (the client guarantees that
+    the token endpoint never raises ``FlatpeakValidationError``). Anything not
+    foreseen is retryable: the delivery loop never dies.
+    """
+    if not isinstance(err, FlatpeakError):
+        return Verdict(
+            Action.RETRY, ErrorCode.UNEXPECTED_RESPONSE, SubmissionStatus.ERROR, None
+        )
+    message = _message(err)
+    if isinstance(err, FlatpeakValidationError):
+        return Verdict(
+            Action.REJECT,
+            ErrorCode.REJECTED,
+            SubmissionStatus.INVALID_DATA,
+            True,
+            message,
+        )
+    if isinstance(err, FlatpeakAuthenticationError):
+        return Verdict(
+            Action.PAUSE,
+            ErrorCode.AUTH_FAILED,
+            SubmissionStatus.AUTH_FAILED,
+            True,
+            message,
+        )
+    if isinstance(err, FlatpeakApiUrlError):
+        return Verdict(
+            Action.PAUSE,
+            ErrorCode.WRONG_API_URL,
+            SubmissionStatus.WRONG_API_URL,
+            False,
+            message,
+        )
+    if isinstance(err, FlatpeakNotFoundError):
+        return Verdict(
+            Action.PAUSE,
+            ErrorCode.DEVICE_NOT_FOUND,
+            SubmissionStatus.ERROR,
+            True,
+            message,
+        )
+    retry_after = (
+        min(RETRY_AFTER_MAX, max(0.0, err.retry_after))
+        if isinstance(err, FlatpeakRetryableError) and err.retry_after is not None
+        else None
+    )
+    if isinstance(err, FlatpeakRateLimitError):
+        code, status, connected = (
+            ErrorCode.RATE_LIMITED,
+            SubmissionStatus.RATE_LIMITED,
+            True,
+        )
+    elif isinstance(err, FlatpeakServerError):
+        code, status, connected = ErrorCode.SERVER_ERROR, SubmissionStatus.ERROR, False
+    elif isinstance(err, FlatpeakTimeoutError):
+        code, status, connected = ErrorCode.TIMEOUT, SubmissionStatus.ERROR, False
+    elif isinstance(err, FlatpeakConnectionError):
+        code, status, connected = (
+            ErrorCode.CANNOT_CONNECT,
+            SubmissionStatus.ERROR,
+            False,
+        )
+    else:
+        code, status, connected = (
+            ErrorCode.UNEXPECTED_RESPONSE,
+            SubmissionStatus.ERROR,
+            True,
+        )
+    return Verdict(Action.RETRY, code, status, connected, message, retry_after)
+
+
+def describe(verdict: Verdict) -> str:
+    """Return the verdict in words for a log line or an error message."""
+    text = verdict.code.value.replace("_", " ")
+    return f"{text}: {verdict.message}" if verdict.message else text
+
+
+class SubmissionError(Exception):
+    """A submission the action or the button asked for did not reach Flatpeak.
+
+    A domain error: ``to_home_assistant_error`` translates it at the boundary.
+    """
+
+    def __init__(self, key: str, **placeholders: str) -> None:
+        """Record the translation key and its placeholders."""
+        super().__init__(key)
+        self.translation_key = key
+        self.translation_placeholders = placeholders
+
+
+def to_home_assistant_error(
+    err: SubmissionError | SnapshotError,
+) -> HomeAssistantError:
+    """Translate a domain error for the user (the only place that does)."""
+    error_class = (
+        ServiceValidationError if isinstance(err, SnapshotError) else HomeAssistantError
+    )
+    return error_class(
+        translation_domain=DOMAIN,
+        translation_key=err.translation_key,
+        translation_placeholders=err.translation_placeholders,
+    )

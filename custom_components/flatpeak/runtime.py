@@ -1,0 +1,114 @@
+"""What a loaded entry holds: settings, status, sender and scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Self
+
+from homeassistant.config_entries import ConfigEntry
+
+from .api import Device, DeviceState, DeviceStateRecord, FlatpeakClient
+from .const import (
+    CONF_HEARTBEAT_INTERVAL,
+    CONF_MIN_INTERVAL,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_RECORDS,
+    CONF_SUBMIT_ON_CHANGE,
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MIN_INTERVAL,
+    DEFAULT_OUTBOX_MAX_AGE,
+    DEFAULT_OUTBOX_MAX_RECORDS,
+    DEFAULT_SUBMIT_ON_CHANGE,
+)
+from .errors import SubmissionError, to_home_assistant_error
+from .mapping import BatteryMapping, SnapshotError
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
+    from .scheduler import Scheduler
+    from .sender import Sender
+    from .status import StatusCoordinator
+
+type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """When snapshots are taken and how long unsent records are kept."""
+
+    submit_on_change: bool
+    min_interval: timedelta
+    heartbeat_interval: timedelta
+    outbox_max_age: timedelta
+    outbox_max_records: int
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Self:
+        """Read the behaviour from a config entry's options."""
+        return cls(
+            submit_on_change=options.get(
+                CONF_SUBMIT_ON_CHANGE, DEFAULT_SUBMIT_ON_CHANGE
+            ),
+            min_interval=timedelta(
+                seconds=options.get(CONF_MIN_INTERVAL, DEFAULT_MIN_INTERVAL)
+            ),
+            heartbeat_interval=timedelta(
+                minutes=options.get(CONF_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_INTERVAL)
+            ),
+            outbox_max_age=timedelta(
+                hours=options.get(CONF_OUTBOX_MAX_AGE, DEFAULT_OUTBOX_MAX_AGE)
+            ),
+            outbox_max_records=int(
+                options.get(CONF_OUTBOX_MAX_RECORDS, DEFAULT_OUTBOX_MAX_RECORDS)
+            ),
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class FlatpeakRuntimeData:
+    """The parts of a loaded entry, each with one job."""
+
+    client: FlatpeakClient
+    device: Device | None
+    mapping: BatteryMapping
+    settings: Settings
+    status: StatusCoordinator
+    sender: Sender
+    scheduler: Scheduler
+
+    @property
+    def outbox(self) -> Outbox:
+        """Return the records waiting for delivery."""
+        return self.sender.outbox
+
+    @property
+    def min_interval(self) -> timedelta:
+        """Return the minimum time between snapshots of changes."""
+        return self.settings.min_interval
+
+    @property
+    def heartbeat_interval(self) -> timedelta:
+        """Return the heartbeat interval."""
+        return self.settings.heartbeat_interval
+
+    async def async_submit_now(
+        self, overrides: Mapping[str, Any] | None = None
+    ) -> tuple[DeviceState, DeviceStateRecord]:
+        """Submit a snapshot now for the action or the button.
+
+        The action boundary: domain errors become translated Home Assistant
+        errors here.
+        """
+        try:
+            return await self.scheduler.async_submit_now(overrides)
+        except (SnapshotError, SubmissionError) as err:
+            raise to_home_assistant_error(err) from None
+
+    async def async_shutdown(self) -> None:
+        """Stop, keep what is pending, and flush to disk (unload and HA stop)."""
+        self.sender.stop()  # first: what the scheduler still queues waits on disk
+        self.scheduler.stop()
+        await self.outbox.async_close()
+        await self.status.async_stop()

@@ -1,0 +1,240 @@
+"""The scheduler: when to take a snapshot of the mapped entities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+import math
+from typing import Any
+
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import (
+    async_track_entity_registry_updated_event,
+    async_track_point_in_utc_time,
+    async_track_state_change_event,
+)
+from homeassistant.helpers.start import async_at_started
+from homeassistant.util import dt as dt_util
+
+from .api import DeviceState, DeviceStateRecord
+from .const import COALESCE_DELAY, LOGGER
+from .issues import async_create_mapping_issue, async_delete_mapping_issue
+from .mapping import (
+    BatteryMapping,
+    SnapshotError,
+    build_device_state,
+    mapping_problems,
+    with_reference_id,
+)
+from .runtime import FlatpeakConfigEntry, Settings
+from .sender import Sender
+
+
+class Scheduler:
+    """Listens to the mapped entities and the clock; hands snapshots to the sender.
+
+    A change waits ``COALESCE_DELAY`` (one inverter update touches several
+    entities) and the minimum gap since the last snapshot; the heartbeat
+    submits at clock-aligned moments; the entry's start submits once the mapped
+    entities have states; the action and the button submit at once.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: FlatpeakConfigEntry,
+        mapping: BatteryMapping,
+        settings: Settings,
+        sender: Sender,
+    ) -> None:
+        """Schedule for ``entry``; nothing listens before ``start``."""
+        self.hass = hass
+        self.entry = entry
+        self.mapping = mapping
+        self.settings = settings
+        self.sender = sender
+        self._pending_change: datetime | None = None
+        self._flush_unsub: CALLBACK_TYPE | None = None
+        self._heartbeat_unsub: CALLBACK_TYPE | None = None
+        self._heartbeat_due: datetime | None = None
+        self._last_snapshot: datetime | None = None
+        self._start_snapshot = True  # until the entry's first snapshot is taken
+
+    @callback
+    def start(self) -> None:
+        """Start once Home Assistant runs; every listener stops with the entry.
+
+        Delivery starts then too, so that a restored outbox does not compete
+        with Home Assistant's start.
+        """
+        self.entry.async_on_unload(async_at_started(self.hass, self._async_on_started))
+
+    async def _async_on_started(self, hass: HomeAssistant) -> None:
+        """Deliver what the outbox kept, listen, and take the start snapshot."""
+        self.sender.start()
+        entity_ids = self.mapping.entity_ids
+        self.entry.async_on_unload(
+            async_track_state_change_event(hass, entity_ids, self._on_state_change)
+        )
+        self.entry.async_on_unload(
+            async_track_entity_registry_updated_event(
+                hass, entity_ids, self._on_registry_update
+            )
+        )
+        self._schedule_heartbeat(dt_util.utcnow())
+        self._try_start_snapshot()
+
+    @callback
+    def stop(self) -> None:
+        """Queue a change still waiting (coalescing or in the minimum gap)."""
+        if self._heartbeat_unsub is not None:
+            self._heartbeat_unsub()
+            self._heartbeat_unsub = None
+        if self._flush_unsub is not None:
+            self._flush_unsub()
+            self._flush(dt_util.utcnow())
+
+    # --- triggers -------------------------------------------------------------
+
+    @callback
+    def _try_start_snapshot(self) -> None:
+        """Submit the current state at the entry's start, once it can be read."""
+        self.check_mapping()
+        try:
+            state = self._snapshot(dt_util.utcnow())
+        except SnapshotError as err:
+            self.sender.snapshot_failed(err)
+            return
+        self._start_snapshot = False
+        self.sender.enqueue(state)
+
+    @callback
+    def _on_state_change(self, event: Event[EventStateChangedData]) -> None:
+        if self._start_snapshot:
+            self._try_start_snapshot()
+            return
+        if not self.settings.submit_on_change:
+            return
+        new_state = event.data["new_state"]
+        when = new_state.last_updated if new_state else dt_util.utcnow()
+        if self._pending_change is None or when > self._pending_change:
+            self._pending_change = when
+        if self._flush_unsub is not None:
+            return
+        due = dt_util.utcnow() + COALESCE_DELAY
+        if self._last_snapshot is not None:
+            due = max(due, self._last_snapshot + self.settings.min_interval)
+        self._flush_unsub = async_track_point_in_utc_time(self.hass, self._flush, due)
+
+    @callback
+    def _flush(self, _now: datetime) -> None:
+        self._flush_unsub = None
+        when, self._pending_change = self._pending_change, None
+        if when is not None:
+            self._queue_snapshot(when)
+
+    def _schedule_heartbeat(self, after: datetime) -> None:
+        """Schedule the first clock-aligned heartbeat strictly after ``after``."""
+        interval = self.settings.heartbeat_interval.total_seconds()
+        boundary = (math.floor(after.timestamp() / interval) + 1) * interval
+        self._heartbeat_due = dt_util.utc_from_timestamp(boundary)
+        self._heartbeat_unsub = async_track_point_in_utc_time(
+            self.hass, self._heartbeat, self._heartbeat_due
+        )
+
+    @callback
+    def _heartbeat(self, _scheduled: datetime) -> None:
+        """Submit the latest values, stamped with the time the heartbeat runs.
+
+        After a host sleep or a clock step the scheduled moment can be hours
+        old; and a timer that fires early must not fire the same boundary again.
+        """
+        now = dt_util.utcnow()
+        due = self._heartbeat_due or now
+        self._schedule_heartbeat(max(now, due))
+        self._supersede_pending_change()
+        self._queue_snapshot(now)
+
+    def _supersede_pending_change(self) -> None:
+        """A snapshot taken now carries the latest values: drop a waiting change."""
+        if self._flush_unsub is not None:
+            self._flush_unsub()
+            self._flush_unsub = None
+        self._pending_change = None
+
+    # --- snapshots ------------------------------------------------------------
+
+    def _snapshot(
+        self, when: datetime, overrides: Mapping[str, Any] | None = None
+    ) -> DeviceState:
+        state = build_device_state(self.hass, self.mapping, when, overrides)
+        return with_reference_id(self.sender.device_id, state)
+
+    @callback
+    def _queue_snapshot(self, when: datetime) -> None:
+        self.check_mapping()
+        try:
+            state = self._snapshot(when)
+        except SnapshotError as err:
+            LOGGER.debug("No snapshot taken: %s", err.translation_key)
+            self.sender.snapshot_failed(err)
+            return
+        self._start_snapshot = False
+        self._last_snapshot = dt_util.utcnow()
+        self.sender.enqueue(state)
+
+    async def async_submit_now(
+        self, overrides: Mapping[str, Any] | None = None
+    ) -> tuple[DeviceState, DeviceStateRecord]:
+        """Take a snapshot now (bypassing the minimum gap) and wait for its record.
+
+        It supersedes a change waiting out the minimum gap. Raise
+        ``SnapshotError`` when a value cannot be read, ``SubmissionError``
+        when Flatpeak did not accept it (yet).
+        """
+        state = self._snapshot(dt_util.utcnow(), overrides)
+        self._supersede_pending_change()
+        self._start_snapshot = False
+        self._last_snapshot = dt_util.utcnow()
+        return state, await self.sender.async_submit(state)
+
+    # --- the mapping ----------------------------------------------------------
+
+    @callback
+    def _on_registry_update(
+        self, event: Event[er.EventEntityRegistryUpdatedData]
+    ) -> None:
+        """Follow a renamed entity; re-check the mapping when one is removed."""
+        data = event.data
+        if data["action"] == "update" and "old_entity_id" in data:
+            old, new = data["old_entity_id"], data["entity_id"]
+            entry = self.entry
+            options = {
+                key: new if value == old else value
+                for key, value in entry.options.items()
+            }
+            LOGGER.info("Mapped entity %s was renamed to %s", old, new)
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        elif data["action"] == "remove":
+            self.check_mapping()
+
+    @callback
+    def check_mapping(self) -> None:
+        """Raise (or clear) the repair issue of a mapping that stopped working."""
+        entry = self.entry
+        if not (problems := mapping_problems(self.hass, entry.options)):
+            async_delete_mapping_issue(self.hass, entry.entry_id)
+            return
+        async_create_mapping_issue(
+            self.hass,
+            entry,
+            ", ".join(sorted(str(entry.options[field]) for field in problems)),
+        )

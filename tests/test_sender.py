@@ -1,0 +1,265 @@
+"""The sender: the error taxonomy, a loop that never dies, and recovery speed."""
+
+from datetime import UTC, datetime
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flatpeak.api import (
+    FlatpeakApiUrlError,
+    FlatpeakAuthenticationError,
+    FlatpeakConnectionError,
+    FlatpeakError,
+    FlatpeakNotFoundError,
+    FlatpeakRateLimitError,
+    FlatpeakServerError,
+    FlatpeakTimeoutError,
+    FlatpeakValidationError,
+)
+from custom_components.flatpeak.const import ErrorCode, SubmissionStatus
+from custom_components.flatpeak.errors import Action, classify
+from custom_components.flatpeak.retry import Pace, backoff_delay
+from flatpeak_sandbox import FlatpeakSandbox
+
+from .conftest import advance, entity_id, set_soc, settle, state_of
+
+START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _start_time(freezer: FrozenDateTimeFactory) -> None:
+    freezer.move_to(START)
+
+
+@pytest.mark.parametrize(
+    ("err", "action", "code", "status"),
+    [
+        (
+            FlatpeakValidationError("bad", status=422),
+            Action.REJECT,
+            "rejected",
+            "invalid_data",
+        ),
+        (
+            FlatpeakAuthenticationError("no", status=401),
+            Action.PAUSE,
+            "auth_failed",
+            "auth_failed",
+        ),
+        (
+            FlatpeakApiUrlError("404", status=404),
+            Action.PAUSE,
+            "wrong_api_url",
+            "wrong_api_url",
+        ),
+        (
+            FlatpeakNotFoundError("gone", status=404),
+            Action.PAUSE,
+            "device_not_found",
+            "error",
+        ),
+        (
+            FlatpeakRateLimitError("slow", status=429),
+            Action.RETRY,
+            "rate_limited",
+            "rate_limited",
+        ),
+        (
+            FlatpeakServerError("down", status=503),
+            Action.RETRY,
+            "server_error",
+            "error",
+        ),
+        (FlatpeakTimeoutError("slow"), Action.RETRY, "timeout", "error"),
+        (FlatpeakConnectionError("refused"), Action.RETRY, "cannot_connect", "error"),
+        (
+            FlatpeakError("409", status=409),
+            Action.RETRY,
+            "unexpected_response",
+            "error",
+        ),
+        (
+            UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "x"),
+            Action.RETRY,
+            "unexpected_response",
+            "error",
+        ),
+    ],
+)
+def test_taxonomy(err: Exception, action: Action, code: str, status: str) -> None:
+    verdict = classify(err)
+    assert (verdict.action, verdict.code, verdict.status) == (
+        action,
+        ErrorCode(code),
+        SubmissionStatus(status),
+    )
+    # Flatpeak's words only when it answered; never a class name.
+    if getattr(err, "status", None) is None:
+        assert verdict.message is None
+
+
+def test_retry_after_capped() -> None:
+    verdict = classify(FlatpeakServerError("x", status=503, retry_after=86_400.0))
+    assert verdict.retry_after == 3600
+
+
+def test_pace_halves_on_429_and_recovers_within_a_minute() -> None:
+    pace = Pace()
+    assert pace.gap == 0
+    for _ in range(5):  # five 429 in a row: 4, 2, 1, 0.5, 0.25 records/s
+        pace.rate_limited()
+    assert pace.gap == 4
+    elapsed, records = 0.0, 0
+    while gap := pace.accepted():
+        elapsed += gap
+        records += 1
+    # Back to back again after about 20 s of accepted records, not hours.
+    assert elapsed < 30
+    assert records > 20
+    for _ in range(100):
+        pace.rate_limited()
+    assert pace.gap == 10  # never below 0.1 record/s
+
+
+@pytest.mark.parametrize("failures", [0, 1, 10, 1025, 10**6])
+def test_backoff_never_overflows(failures: int) -> None:
+    assert 0 < backoff_delay(failures) <= 600
+
+
+async def test_loop_survives_an_unreadable_answer(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # A Retry-After of "²" once broke the client and killed delivery.
+    sandbox.fail_next(503, endpoint="state", retry_after="\u00b2")
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
+    assert state_of(hass, "queued_records") == "1"
+    await advance(hass, freezer, 10)  # the first backoff is at most 5 s
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_retry_after_of_a_day_waits_an_hour(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sandbox.fail_next(503, endpoint="state", retry_after="86400")
+    set_soc(hass, 62)
+    await advance(hass, freezer, 1)
+    await advance(hass, freezer, 3590)
+    assert sandbox.states() == []
+    await advance(hass, freezer, 20)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [62]
+
+
+async def test_backlog_back_to_back_with_entities_throttled(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await sandbox.stop()
+    for value in range(40):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    queued = len(init_integration.runtime_data.outbox)
+    assert queued >= 40
+    assert state_of(hass, "queued_records") == str(queued)
+    writes: list[str] = []
+
+    @callback
+    def count(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            writes.append(new.state)
+
+    async_track_state_change_event(hass, entity_id(hass, "queued_records"), count)
+    await sandbox.start()
+    # The backoff ends; the whole backlog goes back to back, with no clock
+    # time passing between records.
+    await advance(hass, freezer, 600)
+    assert len(sandbox.states()) >= queued  # and a heartbeat meanwhile
+    assert state_of(hass, "queued_records") == "0"
+    # The entities were updated at most once a second, not once per record.
+    assert len(writes) <= 3, writes
+    assert writes[-1] == "0"
+
+
+async def test_slower_after_429(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await sandbox.stop()
+    for value in range(10):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    await sandbox.start()
+    sandbox.fail_next(429, endpoint="state", retry_after="15")
+    await advance(hass, freezer, 600)
+    assert sandbox.states() == []
+    # Exactly the Retry-After, then one record and a pause before the next.
+    await advance(hass, freezer, 14)
+    assert sandbox.states() == []
+    await advance(hass, freezer, 1)
+    assert len(sandbox.states()) == 1
+    assert state_of(hass, "queued_records") != "0"
+    for _ in range(40):
+        await advance(hass, freezer, 0.25)
+    assert state_of(hass, "queued_records") == "0"
+    await settle(hass)
+
+
+async def test_update_entity_keeps_the_entities_available(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": entity_id(hass, "submission_status")},
+        blocking=True,
+    )
+    await settle(hass)
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_wrong_api_url_pauses_with_its_own_status(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The client raises this when the token endpoint answers 404 (an URL that
+    # answers, but is not Flatpeak's API); the sandbox cannot be that URL.
+    calls = 0
+
+    async def not_flatpeak(*_args: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise FlatpeakApiUrlError("Not Found", status=404)
+
+    client = init_integration.runtime_data.client
+    monkeypatch.setattr(client, "submit_device_state", not_flatpeak)
+    set_soc(hass, 63)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "wrong_api_url"
+    assert state_of(hass, "last_error") == "wrong_api_url"
+    assert state_of(hass, "api_connection", "binary_sensor") == "off"
+    # Paused: records queue, nothing is retried until the entry is reconfigured.
+    set_soc(hass, 64)
+    await advance(hass, freezer, 3600)
+    assert calls == 1
+    assert int(state_of(hass, "queued_records")) >= 2
