@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import contextlib
 from pathlib import Path
 import shutil
+import time
 from typing import Any
 
 import pytest
@@ -101,6 +102,22 @@ def socs(stack: Stack) -> list[float]:
     ]
 
 
+def settled_socs(stack: Stack, quiet: float = 2.0) -> list[float]:
+    """Return the states of charge received once none arrived for ``quiet`` s."""
+    seen = socs(stack)
+    still_since = time.monotonic()
+
+    def settled() -> bool:
+        nonlocal seen, still_since
+        now = socs(stack)
+        if now != seen:
+            seen, still_since = now, time.monotonic()
+        return bool(now) and time.monotonic() - still_since >= quiet
+
+    wait_for(settled, what="the entry's start snapshots")
+    return seen
+
+
 @pytest.fixture
 def entry_id(stack: Stack) -> Iterator[str]:
     """Add the entry; remove it and the automation afterwards.
@@ -140,13 +157,18 @@ def test_an_automation_from_the_blueprint_submits_on_a_change(
         lambda: automation_state(stack) == "on",
         what="the automation from the blueprint",
     )
-    assert socs(stack) == []
+    # The entry submitted its state when it started (and when its options
+    # reloaded it): that is all, until the price changes.
+    start = settled_socs(stack)
+    assert start and set(start) == {64}
 
     set_state(stack, PRICE, "0.25", unit_of_measurement="EUR/kWh")
-    wait_for(lambda: socs(stack) == [64], what="the blueprint's first submission")
+    wait_for(
+        lambda: socs(stack) == [*start, 64], what="the blueprint's first submission"
+    )
     # Not submitted on change: the next record comes from the next price change.
     set_state(stack, SOC, "66", unit_of_measurement="%", device_class="battery")
     set_state(stack, PRICE, "0.21", unit_of_measurement="EUR/kWh")
-    wait_for(lambda: socs(stack) == [64, 66], what="the second submission")
+    wait_for(lambda: socs(stack) == [*start, 64, 66], what="the second submission")
     automation = stack.api("GET", f"/api/states/{AUTOMATION}")
     assert automation["attributes"]["last_triggered"] is not None

@@ -42,13 +42,13 @@ async def make_sandbox(socket_enabled: None) -> AsyncGenerator[SandboxFactory]:
 
 # --- Home Assistant ------------------------------------------------------------
 
+from homeassistant.const import CONF_DEVICE_ID  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
 from custom_components.flatpeak.const import (  # noqa: E402
     CONF_ACCOUNT_ID,
     CONF_API_URL,
-    CONF_DEVICE_ID,
     CONF_ENERGY_ENTITY,
     CONF_HEARTBEAT_INTERVAL,
     CONF_MIN_INTERVAL,

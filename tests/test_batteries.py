@@ -6,6 +6,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.energy.data import async_get_manager
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -26,12 +27,7 @@ from custom_components.flatpeak.batteries import (
     summed_power_kw,
     weighted_soc,
 )
-from custom_components.flatpeak.const import (
-    CONF_API_URL,
-    CONF_DEVICE_ID,
-    CONF_SECRET_KEY,
-    DOMAIN,
-)
+from custom_components.flatpeak.const import CONF_API_URL, CONF_SECRET_KEY, DOMAIN
 from custom_components.flatpeak.issues import mapping_issue_id
 from custom_components.flatpeak.schemas import SECTION_ADVANCED
 from custom_components.flatpeak.sources import ENERGY_HAS_SOC

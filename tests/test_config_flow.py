@@ -4,6 +4,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant import config_entries
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -14,7 +15,6 @@ from custom_components.flatpeak.api import api_url_is_safe
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
-    CONF_DEVICE_ID,
     CONF_ENERGY_ENTITY,
     CONF_HEARTBEAT_INTERVAL,
     CONF_MIN_INTERVAL,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import CONF_DEVICE_ID, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
@@ -12,14 +12,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import DEFAULT_BASE_URL, Device, FlatpeakClient
 from .api.client import DEFAULT_TIMEOUT
-from .const import (
-    CONF_ACCOUNT_ID,
-    CONF_API_URL,
-    CONF_DEVICE_ID,
-    CONF_SECRET_KEY,
-    DOMAIN,
-    LOGGER,
-)
+from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, LOGGER
 from .errors import Action, Verdict, classify, describe
 from .issues import async_delete_device_issue, async_delete_issues
 from .mapping import BatteryMapping

@@ -10,10 +10,11 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import callback
 import voluptuous as vol
 
-from .const import CONF_ACCOUNT_ID, CONF_DEVICE_ID, CONF_SECRET_KEY, DOMAIN
+from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY, DOMAIN
 from .flow_validation import (
     credentials_form_values,
     credentials_from_form,

@@ -13,7 +13,6 @@ LOGGER = logging.getLogger(__package__)
 # Config entry data: credentials and the Flatpeak device.
 CONF_ACCOUNT_ID: Final = "account_id"
 CONF_SECRET_KEY: Final = "secret_key"  # noqa: S105
-CONF_DEVICE_ID: Final = "device_id"
 CONF_API_URL: Final = "api_url"
 
 # Config entry options: the battery mapping.
@@ -59,7 +58,6 @@ STATUS_THROTTLE: Final = 1.0  # seconds
 ACTION_TIMEOUT: Final = 60.0  # seconds
 
 SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 
 
 class PowerSign(StrEnum):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import re
 from typing import Any
 
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 
 from . import create_client
@@ -26,7 +27,6 @@ from .api import (
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
-    CONF_DEVICE_ID,
     CONF_RESERVE_ENTITY,
     CONF_RESERVE_PERCENT,
     CONF_SECRET_KEY,

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 import voluptuous as vol
 
-from .const import CONF_DEVICE_ID, DOMAIN
+from .const import DOMAIN
 from .flow_validation import validate_credentials
 from .issues import (
     DEVICE_ISSUE_PREFIX,

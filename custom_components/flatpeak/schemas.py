@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass
-from homeassistant.const import PERCENTAGE
+from homeassistant.const import CONF_DEVICE_ID, PERCENTAGE
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -28,7 +28,6 @@ from .api import DEFAULT_BASE_URL
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
-    CONF_DEVICE_ID,
     CONF_ENERGY_ENTITY,
     CONF_HEARTBEAT_INTERVAL,
     CONF_MIN_INTERVAL,

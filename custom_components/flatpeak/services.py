@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -20,7 +21,7 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .api import EnergyFlowDirection
-from .const import ATTR_CONFIG_ENTRY_ID, DOMAIN, SERVICE_SUBMIT_DEVICE_STATE
+from .const import DOMAIN, SERVICE_SUBMIT_DEVICE_STATE
 from .runtime import FlatpeakConfigEntry
 
 # Clocks drift: a time up to this far ahead of Home Assistant's is accepted.

@@ -1,0 +1,37 @@
+"""Home Assistant core's conventions that its lint plugins check, on our code."""
+
+import inspect
+from pathlib import Path
+import re
+
+import homeassistant.const as ha_const
+
+from custom_components.flatpeak import const
+from custom_components.flatpeak.config_flow import FlatpeakConfigFlow
+from custom_components.flatpeak.runtime import FlatpeakConfigEntry
+
+PACKAGE = Path(const.__file__).parent
+
+
+def test_const_does_not_redefine_home_assistant_constants() -> None:
+    """A name Home Assistant's const module has is imported from there."""
+    ours = {name for name in vars(const) if name.isupper()}
+    assert not ours & set(vars(ha_const))
+
+
+def test_the_api_client_reads_the_clock_it_is_given() -> None:
+    """No wall-clock read in the client but the injected default."""
+    reads = [
+        (path.name, line.strip())
+        for path in sorted((PACKAGE / "api").glob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.search(r"datetime\.(now|utcnow)\(", line)
+    ]
+    assert reads == [("client.py", "return datetime.now(UTC)")]
+
+
+def test_options_flow_hook_takes_our_typed_entry() -> None:
+    hints = inspect.get_annotations(
+        FlatpeakConfigFlow.async_get_options_flow, eval_str=True
+    )
+    assert hints["config_entry"] is FlatpeakConfigEntry
