@@ -777,3 +777,36 @@ async def test_options_switch_to_the_energy_dashboard(
     assert body["battery_power_kw"] == 1.2
     assert body["energy_flow_direction"] == "IMPORT"
     assert body["energy_remaining_kwh"] == 6  # 8 kWh x 75 %, an estimate
+
+
+@newest_only
+async def test_options_energy_form_shows_what_is_stored(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """Reopening the Energy dashboard form keeps the batteries and the estimate
+    chosen before: saving it unchanged changes nothing (found by the review)."""
+    set_battery(hass, "home", 70, -1200)
+    set_battery(hass, "garage", 30, 500)
+    await save_dashboard(
+        hass, dashboard_battery("home", 8), dashboard_battery("garage", 4)
+    )
+    stored = {
+        **BEHAVIOUR,
+        "state_of_charge_entity": "sensor.home_soc",
+        "battery_power_entity": "sensor.home_power",
+        "battery_capacity_kwh": 8,
+        "battery_power_sign": "positive_discharging",
+        "target_state_of_charge_percent": 90,
+        "estimate_energy_remaining": True,
+        "mapping_source": "energy_dashboard",
+    }
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options=stored)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    assert defaults(result)["energy_batteries"] == ["sensor.home_soc"]
+    assert suggested(result)["estimate_energy_remaining"] is True

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from .batteries import (
+    CONF_ESTIMATE_ENERGY,
     CONF_MAPPING_SOURCE,
     MAX_BATTERIES,
     MappingSource,
+    batteries_from_options,
     battery_count,
     battery_key,
 )
@@ -127,12 +129,19 @@ class BatteryMappingSteps(_Base):
                 kept = {k: v for k, v in options.items() if k not in mapping}
                 kept.pop(CONF_ENERGY_BATTERIES, None)
                 return await self.async_save_mapping({**kept, **mapping})
+        saved = self.mapping_defaults()
         stored = {
             k: v
-            for k, v in self.mapping_defaults().items()
+            for k, v in saved.items()
             if not is_mapping_key(k) or k in SHARED_FIELDS
         }
-        schema = energy_schema(self.hass, batteries, [b.soc_entity for b in batteries])
+        chosen = [b.soc_entity for b in batteries]
+        if saved.get(CONF_MAPPING_SOURCE) == MappingSource.ENERGY_DASHBOARD:
+            # Reopened: show the batteries and the estimate chosen before.
+            mapped = {b.soc_entity for b in batteries_from_options(saved)}
+            chosen = [entity for entity in chosen if entity in mapped] or chosen
+            stored[CONF_ESTIMATE_ENERGY] = bool(saved.get(CONF_ESTIMATE_ENERGY))
+        schema = energy_schema(self.hass, batteries, chosen)
         return self.async_show_form(
             step_id="battery_energy",
             data_schema=self.add_suggested_values_to_schema(
