@@ -18,7 +18,7 @@ import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
-from custom_components.flatpeak.mapping import FIELD_UNITS
+from custom_components.flatpeak.readings import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
@@ -144,7 +144,7 @@ def test_exceptions_and_issues_translated() -> None:
         if name not in ("sensor.py", "binary_sensor.py", "button.py")
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
-    used |= _keys(r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"', "mapping.py")
+    used |= _keys(r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"', "readings.py")
     used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py")
     used.discard("battery_power_sign")  # a selector, checked below
     assert used

@@ -10,10 +10,10 @@ from custom_components.flatpeak.api import EnergyFlowDirection
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import (
     BatteryMapping,
-    SnapshotError,
     build_device_state,
     with_reference_id,
 )
+from custom_components.flatpeak.readings import SnapshotError
 
 from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
 

@@ -26,7 +26,7 @@ from .api import (
     FlatpeakValidationError,
 )
 from .const import DOMAIN, RETRY_AFTER_MAX, ErrorCode, SubmissionStatus
-from .mapping import SnapshotError
+from .readings import SnapshotError
 
 
 class Action(StrEnum):

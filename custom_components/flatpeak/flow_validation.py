@@ -34,7 +34,7 @@ from .const import (
     CONF_TARGET_SOC_PERCENT,
     LOGGER,
 )
-from .mapping import mapping_problems
+from .readings import mapping_problems
 from .schemas import SECTION_ADVANCED
 
 # The whole live check (a token, then the device) answers within this time.

@@ -23,7 +23,8 @@ from .const import (
     DEFAULT_SUBMIT_ON_CHANGE,
 )
 from .errors import SubmissionError, to_home_assistant_error
-from .mapping import BatteryMapping, SnapshotError
+from .mapping import BatteryMapping
+from .readings import SnapshotError
 
 if TYPE_CHECKING:
     from .outbox import Outbox

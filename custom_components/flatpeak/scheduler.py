@@ -26,13 +26,8 @@ from homeassistant.util import dt as dt_util
 from .api import DeviceState, DeviceStateRecord
 from .const import COALESCE_DELAY, LOGGER
 from .issues import async_create_mapping_issue, async_delete_mapping_issue
-from .mapping import (
-    BatteryMapping,
-    SnapshotError,
-    build_device_state,
-    mapping_problems,
-    with_reference_id,
-)
+from .mapping import BatteryMapping, build_device_state, with_reference_id
+from .readings import SnapshotError, mapping_problems
 from .runtime import FlatpeakConfigEntry, Settings
 from .sender import Sender
 

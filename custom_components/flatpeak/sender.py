@@ -14,8 +14,8 @@ from .api import DeviceState, DeviceStateRecord, FlatpeakClient
 from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode
 from .errors import Action, SubmissionError, Verdict, classify, describe
 from .issues import async_create_device_issue
-from .mapping import SnapshotError
 from .outbox import Outbox
+from .readings import SnapshotError
 from .retry import Pace, backoff_delay
 from .status import StatusCoordinator
 from .waiters import Waiters

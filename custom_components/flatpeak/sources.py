@@ -13,7 +13,7 @@ from homeassistant.helpers import entity_registry as er
 
 from .batteries import Battery, MappingSource
 from .const import CONF_ENERGY_ENTITY, CONF_POWER_ENTITY, CONF_SOC_ENTITY
-from .mapping import FIELD_UNITS
+from .readings import FIELD_UNITS
 
 # The Energy dashboard knows a battery's state of charge since Home Assistant
 # 2026.4 (``stat_soc``); before, it is not a source.

@@ -19,8 +19,8 @@ from .const import DOMAIN, LOGGER, STATUS_THROTTLE, ErrorCode, SubmissionStatus
 
 if TYPE_CHECKING:
     from .errors import Verdict
-    from .mapping import SnapshotError
     from .outbox import Outbox
+    from .readings import SnapshotError
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 10.0  # seconds
