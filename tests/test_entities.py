@@ -1,6 +1,6 @@
-"""The sensor entities: states and registry entries, as snapshots.
+"""The entities of each platform: states and registry entries, as snapshots.
 
-Regenerate after a deliberate change: pytest tests/test_sensor.py --snapshot-update
+Regenerate after a deliberate change: pytest tests/test_entities.py --snapshot-update
 """
 
 from collections.abc import Generator
@@ -28,10 +28,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def platform(freezer: FrozenDateTimeFactory) -> Generator[None]:
+@pytest.fixture(
+    autouse=True, params=[Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
+)
+def platform(
+    request: pytest.FixtureRequest, freezer: FrozenDateTimeFactory
+) -> Generator[None]:
+    """Load one platform at a time (``snapshot_platform`` wants one domain)."""
     freezer.move_to(NOW)
-    yield from only_platform(Platform.SENSOR)
+    yield from only_platform(request.param)
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
