@@ -21,7 +21,7 @@ from devtools.homeassistant_process import (
     prepare_config,
     request,
 )
-from flatpeak_sandbox import DEFAULT_DEVICE_ID
+from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
 
 BROWSER_DEVICE_ID = "dev_sandbox0000000000000002"
 BLUEPRINT_DEVICE_ID = "dev_sandbox0000000000000003"
@@ -72,6 +72,64 @@ def entities_form(stack: Stack, flow: dict[str, Any], options: bool = False) -> 
         f"/api/config/config_entries/{kind}/{flow['flow_id']}",
         {"next_step_id": "battery"},
     )
+
+
+def credentials(
+    stack: Stack, device_id: str, secret_key: str = DEFAULT_SECRET_KEY
+) -> dict[str, Any]:
+    """Return the config flow's first form, filled in for the stack's sandbox."""
+    return {
+        "account_id": DEFAULT_ACCOUNT_ID,
+        "secret_key": secret_key,
+        "device_id": device_id,
+        "advanced_options": {"api_url": stack.sandbox.url},
+    }
+
+
+def set_options(
+    stack: Stack,
+    entry_id: str,
+    mapping: dict[str, Any],
+    submission: dict[str, Any],
+) -> None:
+    """Save the entry's options over REST: its entities and how it submits."""
+    options = stack.api(
+        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+    )
+    options = entities_form(stack, options, options=True)
+    options = stack.api(
+        "POST",
+        f"/api/config/config_entries/options/flow/{options['flow_id']}",
+        {
+            **mapping,
+            "submission": submission,
+            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
+        },
+    )
+    assert options["type"] == "create_entry", options
+
+
+def add_entry(
+    stack: Stack,
+    device_id: str,
+    mapping: dict[str, Any],
+    submission: dict[str, Any],
+) -> str:
+    """Add a Flatpeak entry over REST (config flow, then options); its ID."""
+    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
+    flow = stack.api(
+        "POST",
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        credentials(stack, device_id),
+    )
+    flow = entities_form(stack, flow)
+    flow = stack.api(
+        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", mapping
+    )
+    assert flow["type"] == "create_entry", flow
+    entry_id = str(flow["result"]["entry_id"])
+    set_options(stack, entry_id, mapping, submission)
+    return entry_id
 
 
 @contextmanager

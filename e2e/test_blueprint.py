@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from devtools.homeassistant_process import HttpError
-from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_SECRET_KEY
 
-from .conftest import BLUEPRINT_DEVICE_ID, Stack, entities_form, wait_for
+from .conftest import BLUEPRINT_DEVICE_ID, Stack, add_entry, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -38,51 +37,12 @@ MAPPING = {
     "target_state_of_charge_percent": 90,
     "battery_power_sign": "positive_discharging",
 }
-# The options form groups the behaviour in sections.
-BEHAVIOUR = {
-    "submission": {
-        "submit_on_change": False,
-        "min_interval": 30,
-        "heartbeat_interval": 1440,
-    },
-    "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
-}
+# Only the automation submits: no submission on change, a daily heartbeat.
+SUBMISSION = {"submit_on_change": False, "min_interval": 30, "heartbeat_interval": 1440}
 
 
 def set_state(stack: Stack, entity_id: str, state: str, **attrs: Any) -> None:
     stack.api("POST", f"/api/states/{entity_id}", {"state": state, "attributes": attrs})
-
-
-def add_entry(stack: Stack) -> str:
-    """Add a Flatpeak entry for the blueprint's own sandbox device."""
-    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        {
-            "account_id": DEFAULT_ACCOUNT_ID,
-            "secret_key": DEFAULT_SECRET_KEY,
-            "device_id": BLUEPRINT_DEVICE_ID,
-            "advanced_options": {"api_url": stack.sandbox.url},
-        },
-    )
-    flow = entities_form(stack, flow)
-    flow = stack.api(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
-    )
-    assert flow["type"] == "create_entry", flow
-    entry_id = str(flow["result"]["entry_id"])
-    options = stack.api(
-        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
-    )
-    options = entities_form(stack, options, options=True)
-    options = stack.api(
-        "POST",
-        f"/api/config/config_entries/options/flow/{options['flow_id']}",
-        {**MAPPING, **BEHAVIOUR},
-    )
-    assert options["type"] == "create_entry", options
-    return entry_id
 
 
 def automation_state(stack: Stack) -> str | None:
@@ -127,7 +87,7 @@ def entry_id(stack: Stack) -> Iterator[str]:
     """
     set_state(stack, SOC, "64", unit_of_measurement="%", device_class="battery")
     set_state(stack, PRICE, "0.30", unit_of_measurement="EUR/kWh")
-    entry_id = add_entry(stack)
+    entry_id = add_entry(stack, BLUEPRINT_DEVICE_ID, MAPPING, SUBMISSION)
     yield entry_id
     with contextlib.suppress(HttpError):
         stack.api("DELETE", f"/api/config/automation/config/{AUTOMATION_ID}")

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from devtools.homeassistant_process import HttpError, request
-from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
+from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
-from .conftest import Stack, entities_form, wait_for
+from .conftest import Stack, add_entry, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -137,44 +137,18 @@ def is_heartbeat(body: dict[str, Any]) -> bool:
 def configure(stack: Stack) -> None:
     """Add the entry through the REST config flow; minimum gap 0."""
     set_soc(stack, 5)
-    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
+    add_entry(
+        stack,
+        DEFAULT_DEVICE_ID,
+        MAPPING,
         {
-            "account_id": DEFAULT_ACCOUNT_ID,
-            "secret_key": DEFAULT_SECRET_KEY,
-            "device_id": DEFAULT_DEVICE_ID,
-            "advanced_options": {"api_url": stack.sandbox.url},
+            "submit_on_change": True,
+            "min_interval": 0,
+            # A heartbeat takes a pending change along with its own time: once
+            # a day (00:00 UTC, see is_heartbeat) keeps it out of the way.
+            "heartbeat_interval": 1440,
         },
     )
-    flow = entities_form(stack, flow)
-    flow = stack.api(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
-    )
-    assert flow["type"] == "create_entry", flow
-    options = stack.api(
-        "POST",
-        "/api/config/config_entries/options/flow",
-        {"handler": flow["result"]["entry_id"]},
-    )
-    options = entities_form(stack, options, options=True)
-    options = stack.api(
-        "POST",
-        f"/api/config/config_entries/options/flow/{options['flow_id']}",
-        {
-            **MAPPING,
-            "submission": {
-                "submit_on_change": True,
-                "min_interval": 0,
-                # A heartbeat takes a pending change along with its own time:
-                # once a day (00:00 UTC, see is_heartbeat) keeps it out of the way.
-                "heartbeat_interval": 1440,
-            },
-            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
-        },
-    )
-    assert options["type"] == "create_entry", options
 
 
 def stream_then_cut(stack: Stack, first: int) -> Round:

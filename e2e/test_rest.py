@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
+from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
-from .conftest import Stack, entities_form, wait_for
+from .conftest import Stack, credentials, entities_form, set_options, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -87,23 +87,13 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
     flow = stack.api(
         "POST",
         f"/api/config/config_entries/flow/{flow['flow_id']}",
-        {
-            "account_id": DEFAULT_ACCOUNT_ID,
-            "secret_key": "sk_test_wrong",
-            "device_id": DEFAULT_DEVICE_ID,
-            "advanced_options": {"api_url": stack.sandbox.url},
-        },
+        credentials(stack, DEFAULT_DEVICE_ID, "sk_test_wrong"),
     )
     assert flow["errors"] == {"secret_key": "invalid_auth"}
     flow = stack.api(
         "POST",
         f"/api/config/config_entries/flow/{flow['flow_id']}",
-        {
-            "account_id": DEFAULT_ACCOUNT_ID,
-            "secret_key": DEFAULT_SECRET_KEY,
-            "device_id": DEFAULT_DEVICE_ID,
-            "advanced_options": {"api_url": stack.sandbox.url},
-        },
+        credentials(stack, DEFAULT_DEVICE_ID),
     )
     flow = entities_form(stack, flow)
     assert flow["step_id"] == "battery"
@@ -114,24 +104,12 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
     assert flow["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
     entry_id = flow["result"]["entry_id"]
     # A short minimum gap so that the test's changes each make a snapshot.
-    options = stack.api(
-        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+    set_options(
+        stack,
+        entry_id,
+        MAPPING,
+        {"submit_on_change": True, "min_interval": 1, "heartbeat_interval": 5},
     )
-    options = entities_form(stack, options, options=True)
-    options = stack.api(
-        "POST",
-        f"/api/config/config_entries/options/flow/{options['flow_id']}",
-        {
-            **MAPPING,
-            "submission": {
-                "submit_on_change": True,
-                "min_interval": 1,
-                "heartbeat_interval": 5,
-            },
-            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
-        },
-    )
-    assert options["type"] == "create_entry"
     wait_for(
         lambda: state(stack, f"binary_sensor.{PREFIX}_api_connection") == "on",
         what="the entry",
