@@ -10,6 +10,8 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.flatpeak.api import api_url_is_safe
 from custom_components.flatpeak.const import (
@@ -108,7 +110,7 @@ async def start_advanced(hass: HomeAssistant) -> dict[str, Any]:
 
 
 async def test_full_flow_advanced(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, snapshot: SnapshotAssertion
 ) -> None:
     result = await start_advanced(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -126,6 +128,10 @@ async def test_full_flow_advanced(
     assert result["result"].unique_id == DEFAULT_DEVICE_ID
     # Validated live: a token, then the device.
     assert [r.endpoint for r in sandbox.requests][:2] == ["token", "device"]
+    # The whole result, as core's flow tests keep it (the sandbox's URL varies).
+    assert result == snapshot(
+        exclude=props("flow_id", "entry_id", "result", "api_url", "created_at")
+    )
 
 
 async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
