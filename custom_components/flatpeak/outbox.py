@@ -122,6 +122,11 @@ class Outbox:
         self.prune()
 
     @property
+    def newest(self) -> DeviceState | None:
+        """Return the record queued last, or None."""
+        return self._records[-1][1] if self._records else None
+
+    @property
     def oldest(self) -> DeviceState | None:
         """Return the oldest record, or None, without putting it in flight."""
         return self._records[0][1] if self._records else None

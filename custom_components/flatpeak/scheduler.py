@@ -108,6 +108,9 @@ class Scheduler:
             self.sender.snapshot_failed(err)
             return
         self._start_snapshot = False
+        if _same_values(state, self.sender.outbox.newest):
+            # The change queued at the last unload holds these values already.
+            return
         self.sender.enqueue(state)
 
     @callback
@@ -233,3 +236,15 @@ class Scheduler:
             entry,
             ", ".join(sorted(str(entry.options[field]) for field in problems)),
         )
+
+
+def _same_values(state: DeviceState, other: DeviceState | None) -> bool:
+    """Return whether two snapshots carry the same values, whatever their time."""
+    if other is None:
+        return False
+    ignored = ("time", "record_reference_id")
+    ours, theirs = state.to_json(), other.to_json()
+    for key in ignored:
+        ours.pop(key, None)
+        theirs.pop(key, None)
+    return ours == theirs

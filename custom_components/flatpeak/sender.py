@@ -174,7 +174,12 @@ class Sender:
                 state,
                 SubmissionError("submission_rejected", message=describe(verdict)),
             )
-            self.status.show_failure(verdict, self.outbox, consecutive_failures=0)
+            self.status.show_failure(
+                verdict,
+                self.outbox,
+                consecutive_failures=0,
+                throttle=bool(self.outbox),
+            )
             return
         self.outbox.release()
         if verdict.action is Action.PAUSE:
@@ -224,6 +229,10 @@ class Sender:
     # --- timers and waiters ---------------------------------------------------
 
     def _wait(self, delay: float, *, may_retry_now: bool) -> None:
+        if self.state is SenderState.PAUSED:
+            # Paused or stopped while the request was in flight: its outcome is
+            # recorded, but only a resume (or the next start) sends again.
+            return
         self.state = SenderState.WAITING
         self._may_retry_now = may_retry_now
         self._timer = async_call_later(self.hass, delay, self._resume)

@@ -216,10 +216,16 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
 
     @callback
     def show_failure(
-        self, verdict: Verdict, outbox: Outbox, *, consecutive_failures: int
+        self,
+        verdict: Verdict,
+        outbox: Outbox,
+        *,
+        consecutive_failures: int,
+        throttle: bool = False,
     ) -> None:
-        """Show a failed submission."""
+        """Show a failed submission (a rejection is throttled while draining)."""
         self.publish(
+            throttle=throttle,
             status=verdict.status,
             connected=verdict.connected,
             last_error=verdict.code,
