@@ -76,9 +76,12 @@ async def test_a_request_in_flight_at_stop_arms_no_timer(
     with patch.object(runtime.client, "submit_device_state", answer_after_the_stop):
         set_soc(hass, 61)
         # Not ``advance``: it would wait for the delivery the gate holds.
-        freezer.tick(timedelta(seconds=31))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        for _ in range(40):
+            freezer.tick(timedelta(seconds=1))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+            if runtime.sender.state is SenderState.SENDING:
+                break
         assert runtime.sender.state is SenderState.SENDING
         runtime.sender.stop()
         gate.set()
