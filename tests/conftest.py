@@ -5,8 +5,10 @@
 import custom_components  # noqa: F401  # isort: skip
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from datetime import UTC, datetime
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from flatpeak_sandbox import FlatpeakSandbox
@@ -296,3 +298,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """On the floor the entity snapshots are skipped, so not "unused" (a failure)."""
     if not NEWEST_HOME_ASSISTANT:
         config.option.warn_unused_snapshots = True
+
+
+# A moment 10 s past a heartbeat boundary, where the delivery tests start.
+START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def at_start(freezer: FrozenDateTimeFactory) -> None:
+    """Freeze the clock at ``START``."""
+    freezer.move_to(START)

@@ -1,6 +1,5 @@
 """Where the mapping comes from (Energy dashboard, battery device, entities); several batteries."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -35,16 +34,11 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import BEHAVIOUR, advance, settle, state_of
 
-START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("at_start")
 TEST_DOMAIN = "test_battery_maker"
 newest_only = pytest.mark.skipif(
     not ENERGY_HAS_SOC, reason="the Energy dashboard has no state of charge"
 )
-
-
-@pytest.fixture(autouse=True)
-def _start_time(freezer: FrozenDateTimeFactory) -> None:
-    freezer.move_to(START)
 
 
 def set_sensor(

@@ -26,12 +26,7 @@ from .conftest import (
     state_of,
 )
 
-START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _start_time(freezer: FrozenDateTimeFactory) -> None:
-    freezer.move_to(START)
+pytestmark = pytest.mark.usefixtures("at_start")
 
 
 async def test_snapshot_when_the_entry_starts(

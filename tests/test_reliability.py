@@ -4,7 +4,6 @@ After each scenario the sandbox holds every snapshot exactly once, in order,
 and the diagnostic entities told the truth meanwhile.
 """
 
-from datetime import UTC, datetime
 from email.utils import format_datetime
 import logging
 from typing import Any
@@ -26,14 +25,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, set_battery, set_soc, settle, state_of
+from .conftest import SOC, START, advance, drain, set_battery, set_soc, settle, state_of
 
-START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _start_time(freezer: FrozenDateTimeFactory) -> None:
-    freezer.move_to(START)
+pytestmark = pytest.mark.usefixtures("at_start")
 
 
 def queued_bodies(entry: MockConfigEntry) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Defects the independent review of the delivery engine proved, each kept fixed."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -21,12 +21,7 @@ from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import advance, entity_id, set_soc
 
-START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _start_time(freezer: FrozenDateTimeFactory) -> None:
-    freezer.move_to(START)
+pytestmark = pytest.mark.usefixtures("at_start")
 
 
 async def test_rejected_backlog_updates_entities_at_most_once_a_second(

@@ -1,7 +1,5 @@
 """The sender: the error taxonomy, a loop that never dies, and recovery speed."""
 
-from datetime import UTC, datetime
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
@@ -26,12 +24,7 @@ from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import advance, entity_id, set_soc, settle, state_of
 
-START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _start_time(freezer: FrozenDateTimeFactory) -> None:
-    freezer.move_to(START)
+pytestmark = pytest.mark.usefixtures("at_start")
 
 
 @pytest.mark.parametrize(
