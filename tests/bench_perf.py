@@ -102,12 +102,12 @@ async def paired_round(
     loaded_cpu = await storm(hass, POWER, round_)
     unmapped_loaded = await storm(hass, UNMAPPED, round_)
     # Let the change waiting out the minimum gap fall due, then count PUTs.
-    gap = runtime.min_interval.total_seconds()
+    gap = runtime.settings.min_interval.total_seconds()
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=gap + 1))
     await settle(hass)
     elapsed = (dt_util.utcnow() - storm_start).total_seconds() + gap + 1
     made = len(sandbox.requests_to("state")) - before
-    heartbeat = runtime.heartbeat_interval.total_seconds()
+    heartbeat = runtime.settings.heartbeat_interval.total_seconds()
     bound = math.ceil(elapsed / gap) + math.ceil(elapsed / heartbeat)
     await unload(hass, entry)
     return {

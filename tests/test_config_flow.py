@@ -491,7 +491,7 @@ async def test_options_flow(
     assert isinstance(init_integration.options[CONF_MIN_INTERVAL], int)
     # Saving reloaded the entry: the new coordinator uses the new options.
     coordinator = init_integration.runtime_data
-    assert coordinator.min_interval.total_seconds() == 60
+    assert coordinator.settings.min_interval.total_seconds() == 60
     assert coordinator.mapping.power_entity is None
 
 

@@ -181,8 +181,9 @@ async def test_backlog_back_to_back_with_entities_throttled(
     await advance(hass, freezer, 600)
     assert len(sandbox.states()) >= queued  # and a heartbeat meanwhile
     assert state_of(hass, "queued_records") == "0"
-    # The entities were updated at most once a second, not once per record.
-    assert len(writes) <= 3, writes
+    # The entities were updated at most once a second of real time, not once
+    # per record (40); the margin covers a loaded machine.
+    assert len(writes) <= 10, writes
     assert writes[-1] == "0"
 
 

@@ -49,6 +49,77 @@ class Verdict:
     retry_after: float | None = None  # seconds, capped
 
 
+# What each Flatpeak error means, first match wins:
+# (exception, action, last-error code, status, whether Flatpeak answered).
+OUTCOMES: tuple[
+    tuple[type[FlatpeakError], Action, ErrorCode, SubmissionStatus, bool], ...
+] = (
+    (
+        FlatpeakValidationError,
+        Action.REJECT,
+        ErrorCode.REJECTED,
+        SubmissionStatus.INVALID_DATA,
+        True,
+    ),
+    (
+        FlatpeakAuthenticationError,
+        Action.PAUSE,
+        ErrorCode.AUTH_FAILED,
+        SubmissionStatus.AUTH_FAILED,
+        True,
+    ),
+    (
+        FlatpeakApiUrlError,
+        Action.PAUSE,
+        ErrorCode.WRONG_API_URL,
+        SubmissionStatus.WRONG_API_URL,
+        False,
+    ),
+    (
+        FlatpeakNotFoundError,
+        Action.PAUSE,
+        ErrorCode.DEVICE_NOT_FOUND,
+        SubmissionStatus.ERROR,
+        True,
+    ),
+    (
+        FlatpeakRateLimitError,
+        Action.RETRY,
+        ErrorCode.RATE_LIMITED,
+        SubmissionStatus.RATE_LIMITED,
+        True,
+    ),
+    (
+        FlatpeakServerError,
+        Action.RETRY,
+        ErrorCode.SERVER_ERROR,
+        SubmissionStatus.ERROR,
+        False,
+    ),
+    (
+        FlatpeakTimeoutError,
+        Action.RETRY,
+        ErrorCode.TIMEOUT,
+        SubmissionStatus.ERROR,
+        False,
+    ),
+    (
+        FlatpeakConnectionError,
+        Action.RETRY,
+        ErrorCode.CANNOT_CONNECT,
+        SubmissionStatus.ERROR,
+        False,
+    ),
+    (
+        FlatpeakError,
+        Action.RETRY,
+        ErrorCode.UNEXPECTED_RESPONSE,
+        SubmissionStatus.ERROR,
+        True,
+    ),
+)
+
+
 def _message(err: FlatpeakError) -> str | None:
     """Return Flatpeak's message when the API answered (never a client detail)."""
     return err.message if err.status is not None else None
@@ -65,67 +136,15 @@ def classify(err: BaseException) -> Verdict:
         return Verdict(
             Action.RETRY, ErrorCode.UNEXPECTED_RESPONSE, SubmissionStatus.ERROR, None
         )
-    message = _message(err)
-    if isinstance(err, FlatpeakValidationError):
-        return Verdict(
-            Action.REJECT,
-            ErrorCode.REJECTED,
-            SubmissionStatus.INVALID_DATA,
-            True,
-            message,
-        )
-    if isinstance(err, FlatpeakAuthenticationError):
-        return Verdict(
-            Action.PAUSE,
-            ErrorCode.AUTH_FAILED,
-            SubmissionStatus.AUTH_FAILED,
-            True,
-            message,
-        )
-    if isinstance(err, FlatpeakApiUrlError):
-        return Verdict(
-            Action.PAUSE,
-            ErrorCode.WRONG_API_URL,
-            SubmissionStatus.WRONG_API_URL,
-            False,
-            message,
-        )
-    if isinstance(err, FlatpeakNotFoundError):
-        return Verdict(
-            Action.PAUSE,
-            ErrorCode.DEVICE_NOT_FOUND,
-            SubmissionStatus.ERROR,
-            True,
-            message,
-        )
+    action, code, status, connected = next(
+        outcome[1:] for outcome in OUTCOMES if isinstance(err, outcome[0])
+    )
     retry_after = (
         min(RETRY_AFTER_MAX, max(0.0, err.retry_after))
         if isinstance(err, FlatpeakRetryableError) and err.retry_after is not None
         else None
     )
-    if isinstance(err, FlatpeakRateLimitError):
-        code, status, connected = (
-            ErrorCode.RATE_LIMITED,
-            SubmissionStatus.RATE_LIMITED,
-            True,
-        )
-    elif isinstance(err, FlatpeakServerError):
-        code, status, connected = ErrorCode.SERVER_ERROR, SubmissionStatus.ERROR, False
-    elif isinstance(err, FlatpeakTimeoutError):
-        code, status, connected = ErrorCode.TIMEOUT, SubmissionStatus.ERROR, False
-    elif isinstance(err, FlatpeakConnectionError):
-        code, status, connected = (
-            ErrorCode.CANNOT_CONNECT,
-            SubmissionStatus.ERROR,
-            False,
-        )
-    else:
-        code, status, connected = (
-            ErrorCode.UNEXPECTED_RESPONSE,
-            SubmissionStatus.ERROR,
-            True,
-        )
-    return Verdict(Action.RETRY, code, status, connected, message, retry_after)
+    return Verdict(action, code, status, connected, _message(err), retry_after)
 
 
 def describe(verdict: Verdict) -> str:

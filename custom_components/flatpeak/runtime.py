@@ -84,16 +84,6 @@ class FlatpeakRuntimeData:
         """Return the records waiting for delivery."""
         return self.sender.outbox
 
-    @property
-    def min_interval(self) -> timedelta:
-        """Return the minimum time between snapshots of changes."""
-        return self.settings.min_interval
-
-    @property
-    def heartbeat_interval(self) -> timedelta:
-        """Return the heartbeat interval."""
-        return self.settings.heartbeat_interval
-
     async def async_submit_now(
         self, overrides: Mapping[str, Any] | None = None
     ) -> tuple[DeviceState, DeviceStateRecord]:
