@@ -33,6 +33,9 @@ from .conftest import (
 
 type Fix = Any
 
+# Away from a heartbeat boundary: a heartbeat would add a record of its own.
+pytestmark = pytest.mark.usefixtures("at_start")
+
 
 @pytest.fixture
 async def fix(hass: HomeAssistant, hass_client: ClientSessionGenerator) -> Fix:
