@@ -10,14 +10,13 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .status import StatusCoordinator
 
-# The device's name, short so that entity IDs read like
-# sensor.flatpeak_battery_submission_status; the model tells batteries apart on
-# the device page, the entry title in the integration's list.
-DEVICE_NAME = "Flatpeak battery"
-
 
 class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
-    """A diagnostic entity of one Flatpeak device (one per config entry)."""
+    """A diagnostic entity of one Flatpeak device (one per device subentry).
+
+    The device is named like its subentry (what Flatpeak says of it, see
+    ``Device.title``), so that two devices' entity IDs differ.
+    """
 
     _attr_has_entity_name = True
     _attr_entity_category = EntityCategory.DIAGNOSTIC
@@ -25,7 +24,7 @@ class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
     def __init__(
         self, coordinator: StatusCoordinator, description: EntityDescription
     ) -> None:
-        """Attach the entity to the entry's device."""
+        """Attach the entity to its subentry's device."""
         super().__init__(coordinator)
         self.entity_description = description
         device_id = coordinator.device_id
@@ -33,7 +32,7 @@ class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
         device = coordinator.device
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, device_id)},
-            name=DEVICE_NAME,
+            name=coordinator.context.title,
             manufacturer="Flatpeak",
             model=device.model_name if device else None,
             serial_number=device_id,

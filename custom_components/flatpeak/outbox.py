@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+import logging
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant
@@ -18,16 +19,16 @@ from .outbox_migration import async_read_0_1_0, carry_over, store_0_1_0
 from .outbox_writer import OutboxWriter
 
 
-def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
+def _journal(hass: HomeAssistant, storage_id: str) -> Journal:
     return Journal(
-        Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.outbox.jsonl"))
+        Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{storage_id}.outbox.jsonl"))
     )
 
 
-async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete every file of a removed config entry's outbox."""
-    await hass.async_add_executor_job(_journal(hass, entry_id).remove)
-    await store_0_1_0(hass, entry_id).async_remove()
+async def async_remove_outbox(hass: HomeAssistant, storage_id: str) -> None:
+    """Delete every file of a removed device's outbox."""
+    await hass.async_add_executor_job(_journal(hass, storage_id).remove)
+    await store_0_1_0(hass, storage_id).async_remove()
 
 
 class Outbox:
@@ -42,14 +43,19 @@ class Outbox:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry_id: str,
+        storage_id: str,
         *,
         max_age: timedelta,
         max_records: int,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOGGER,
     ) -> None:
-        """Create an empty outbox; ``async_load`` restores the saved one."""
+        """Create an empty outbox; ``async_load`` restores the saved one.
+
+        ``storage_id`` names its files (the device subentry's ID).
+        """
         self._hass = hass
-        self._entry_id = entry_id
+        self._storage_id = storage_id
+        self.log = log
         self._records: deque[Entry] = deque()
         self._next_number = 0
         self._in_flight: Entry | None = None
@@ -60,9 +66,10 @@ class Outbox:
         self._drop_logged = False
         self._writer = OutboxWriter(
             hass,
-            _journal(hass, entry_id),
+            _journal(hass, storage_id),
             lambda: self._records,
             lambda: (self.dropped, self.rejected),
+            log=log,
         )
 
     def __len__(self) -> int:
@@ -91,7 +98,7 @@ class Outbox:
         """
         hass = self._hass
         contents = await hass.async_add_executor_job(self._writer.journal.load)
-        store = store_0_1_0(hass, self._entry_id)
+        store = store_0_1_0(hass, self._storage_id)
         if (old := await async_read_0_1_0(store)) is not None:
             await hass.async_add_executor_job(carry_over, contents, old)
         self._records = deque(contents.entries)
@@ -103,7 +110,7 @@ class Outbox:
             await self._writer.async_flush()
             if self._writer.synced:
                 await store.async_remove()
-                LOGGER.info("Moved the outbox to %s", self._writer.journal.path)
+                self.log.info("Moved the outbox to %s", self._writer.journal.path)
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
@@ -188,7 +195,7 @@ class Outbox:
             self.dropped += dropped
             if not self._drop_logged:
                 self._drop_logged = True
-                LOGGER.warning(
+                self.log.warning(
                     "Outbox bound reached (%s records or %s old): dropped the "
                     "oldest records; further drops are counted, not logged",
                     self.max_records,

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+import logging
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
@@ -47,9 +48,12 @@ class OutboxWriter:
         journal: Journal,
         entries: Callable[[], Sequence[Entry]],
         counters: Callable[[], Counters],
+        *,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOGGER,
     ) -> None:
         """Write to ``journal``; ``entries``/``counters`` read the outbox."""
         self._hass = hass
+        self._log = log
         self.journal = journal
         self._entries = entries
         self._counters = counters
@@ -156,7 +160,7 @@ class OutboxWriter:
                 self._rewrite = True  # from memory, next time
                 if not self._failing:
                     self._failing = True
-                    LOGGER.warning(
+                    self._log.warning(
                         "Could not write the outbox to disk (%s); retrying in %s s",
                         err.strerror or err,
                         FLUSH_DELAY,
@@ -165,7 +169,7 @@ class OutboxWriter:
                 return
             if self._failing:
                 self._failing = False
-                LOGGER.info("The outbox is written to disk again")
+                self._log.info("The outbox is written to disk again")
 
     async def async_flush(self) -> None:
         """Write everything pending now and wait until it is on disk."""

@@ -6,12 +6,12 @@ import asyncio
 from datetime import datetime
 from enum import StrEnum
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
-from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode
+from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode
+from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe
 from .issues import async_create_device_issue
 from .outbox import Outbox
@@ -45,14 +45,15 @@ class Sender:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        context: DeviceContext,
         client: FlatpeakClient,
         outbox: Outbox,
         status: StatusCoordinator,
     ) -> None:
         """Deliver ``outbox`` with ``client``; report through ``status``."""
         self.hass = hass
-        self.entry = entry
+        self.context = context
+        self.log = context.log
         self.client = client
         self.outbox = outbox
         self.status = status
@@ -117,14 +118,14 @@ class Sender:
     @callback
     def pause(self, verdict: Verdict) -> None:
         """Stop delivering until the user fixes what Flatpeak refused."""
-        LOGGER.error("Submissions to Flatpeak paused: %s", describe(verdict))
+        self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
         self._cancel_timer()
         self.state = SenderState.PAUSED
         self._failure(verdict)
         if verdict.code is ErrorCode.AUTH_FAILED:
-            self.entry.async_start_reauth(self.hass)
+            self.context.credentials_refused(verdict)
         elif verdict.code is ErrorCode.DEVICE_NOT_FOUND:
-            async_create_device_issue(self.hass, self.entry, self.device_id)
+            async_create_device_issue(self.hass, self.context)
 
     # --- delivery -------------------------------------------------------------
 
@@ -132,8 +133,8 @@ class Sender:
     def _kick(self) -> None:
         if self.state is SenderState.IDLE and self.outbox:
             self.state = SenderState.SENDING
-            self.entry.async_create_background_task(
-                self.hass, self._async_deliver(), f"{DOMAIN} deliver"
+            self.context.async_create_background_task(
+                self._async_deliver(), f"{DOMAIN} deliver"
             )
 
     async def _async_deliver(self) -> None:
@@ -156,7 +157,7 @@ class Sender:
         self.outbox.delivered(state)
         if self._outage_logged:
             self._outage_logged = False
-            LOGGER.info(
+            self.log.info(
                 "The Flatpeak API is reachable again; %s queued record(s) to deliver",
                 len(self.outbox),
             )
@@ -168,7 +169,7 @@ class Sender:
     def _failed(self, state: DeviceState, err: Exception) -> None:
         verdict = classify(err)
         if verdict.action is Action.REJECT:
-            LOGGER.warning("Flatpeak rejected a device state: %s", describe(verdict))
+            self.log.warning("Flatpeak rejected a device state: %s", describe(verdict))
             self.outbox.reject(state)
             self._waiters.resolve(
                 state,
@@ -213,16 +214,16 @@ class Sender:
         """Log an outage once (and its end), anything unexpected, else debug."""
         if verdict.connected is False and not self._outage_logged:
             self._outage_logged = True
-            LOGGER.warning(
+            self.log.warning(
                 "The Flatpeak API is unavailable (%s); records are queued and "
                 "retried with backoff",
                 describe(verdict),
             )
         elif verdict.code is ErrorCode.UNEXPECTED_RESPONSE:
-            LOGGER.warning("Unexpected answer from Flatpeak (%s)", describe(verdict))
-            LOGGER.debug("Unexpected failure", exc_info=err)
+            self.log.warning("Unexpected answer from Flatpeak (%s)", describe(verdict))
+            self.log.debug("Unexpected failure", exc_info=err)
         else:
-            LOGGER.debug(
+            self.log.debug(
                 "Submission failed (%s); retry in %.1f s", describe(verdict), delay
             )
 

@@ -18,6 +18,7 @@ from .api import Device, DeviceState, DeviceStateRecord
 from .const import DOMAIN, LOGGER, STATUS_THROTTLE, ErrorCode, SubmissionStatus
 
 if TYPE_CHECKING:
+    from .device import DeviceContext
     from .errors import Verdict
     from .outbox import Outbox
     from .readings import SnapshotError
@@ -71,13 +72,13 @@ class _StoredLast(TypedDict):
     last_body: dict[str, Any] | None
 
 
-def _store(hass: HomeAssistant, entry_id: str) -> Store[_StoredLast]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.last")
+def _store(hass: HomeAssistant, storage_id: str) -> Store[_StoredLast]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{storage_id}.last")
 
 
-async def async_remove_status(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the saved last submission of a removed config entry."""
-    await _store(hass, entry_id).async_remove()
+async def async_remove_status(hass: HomeAssistant, storage_id: str) -> None:
+    """Delete the saved last submission of a removed device."""
+    await _store(hass, storage_id).async_remove()
 
 
 class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
@@ -94,18 +95,22 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
-        device_id: str,
+        context: DeviceContext,
         device: Device | None,
     ) -> None:
         """Start from an empty status; ``async_restore`` reads the saved one."""
         super().__init__(
-            hass, LOGGER, config_entry=entry, name=DOMAIN, update_interval=None
+            hass,
+            LOGGER,
+            config_entry=context.entry,
+            name=context.title,
+            update_interval=None,
         )
-        self.device_id = device_id
+        self.context = context
+        self.device_id = context.device_id
         self.device = device
         self.data = FlatpeakStatus()
-        self._store = _store(hass, entry.entry_id)
+        self._store = _store(hass, context.storage_id)
         self._pending: FlatpeakStatus | None = None
         self._published_at = 0.0
         self._throttle_unsub: CALLBACK_TYPE | None = None
@@ -128,7 +133,7 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
                 last_body=stored.get("last_body"),
             )
         except (KeyError, TypeError, ValueError):
-            LOGGER.warning("Discarding an unreadable saved last submission")
+            self.context.log.warning("Discarding an unreadable saved last submission")
 
     @property
     def current(self) -> FlatpeakStatus:
