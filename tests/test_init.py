@@ -120,11 +120,13 @@ async def test_two_devices_one_token_distinct_names(
         }
         for subentry in (SUBENTRY_ID, SECOND_SUBENTRY)
     }
-    assert "sensor.sandbox_energy_sandbox_battery_10_submission_status" in (
-        by_subentry[SUBENTRY_ID]
+    assert (
+        "sensor.sandbox_energy_sandbox_battery_10_submission_status"
+        in (by_subentry[SUBENTRY_ID])
     )
-    assert "sensor.acme_storage_home_13_5_submission_status" in (
-        by_subentry[SECOND_SUBENTRY]
+    assert (
+        "sensor.acme_storage_home_13_5_submission_status"
+        in (by_subentry[SECOND_SUBENTRY])
     )
     assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 9
 
@@ -262,7 +264,9 @@ async def test_setup_device_not_found(
     sandbox.remove_device(SECOND)
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    issue = issue_registry.async_get_issue(DOMAIN, f"device_not_found_{SECOND_SUBENTRY}")
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"device_not_found_{SECOND_SUBENTRY}"
+    )
     assert issue is not None
     assert issue.translation_placeholders == {
         "device_id": SECOND,

@@ -20,7 +20,15 @@ from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
 from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, state_of
+from .conftest import (
+    SOC,
+    SUBENTRY_ID,
+    advance,
+    device_options,
+    drain,
+    set_device_options,
+    state_of,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -460,7 +468,7 @@ async def test_unreadable_saved_records_never_fail_setup(
 ) -> None:
     """Fails on 0.1.0: a ``null`` record ended the setup in SETUP_ERROR."""
     good = state(1, 42).to_json()
-    key = f"flatpeak.{config_entry.entry_id}.outbox"
+    key = f"flatpeak.{SUBENTRY_ID}.outbox"
     hass_storage[key] = {
         **old_store(
             [
@@ -513,8 +521,10 @@ async def test_bounds_are_options(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        config_entry, options={**config_entry.options, "outbox_max_records": 100}
+    set_device_options(
+        hass,
+        config_entry,
+        {**device_options(config_entry), "outbox_max_records": 100},
     )
     await hass.config_entries.async_setup(config_entry.entry_id)
     await sandbox.stop()

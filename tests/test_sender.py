@@ -22,7 +22,7 @@ from custom_components.flatpeak.errors import Action, classify
 from custom_components.flatpeak.retry import Pace, backoff_delay
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, entity_id, set_soc, settle, state_of
+from .conftest import advance, entity_id, runtime_of, set_soc, settle, state_of
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -164,7 +164,7 @@ async def test_backlog_back_to_back_with_entities_throttled(
     for value in range(40):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    queued = len(init_integration.runtime_data.outbox)
+    queued = len(runtime_of(init_integration).outbox)
     assert queued >= 40
     assert state_of(hass, "queued_records") == str(queued)
     writes: list[str] = []

@@ -32,6 +32,7 @@ from .flow_validation import (
 )
 from .mapping_flow import BatteryMappingSteps
 from .migration import ACCOUNT_VERSION, account_data, account_title, account_unique_id
+from .runtime import FlatpeakConfigEntry
 from .schemas import (
     BEHAVIOUR_DEFAULTS,
     CREDENTIALS_SCHEMA,
@@ -54,7 +55,7 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
     @classmethod
     @callback
     def async_get_supported_subentry_types(
-        cls, config_entry: ConfigEntry
+        cls, config_entry: FlatpeakConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Each Flatpeak device of the account is a subentry."""
         return {SUBENTRY_DEVICE: DeviceSubentryFlow}
