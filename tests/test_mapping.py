@@ -1,9 +1,11 @@
 """From entity states to a device state: units, sign conventions, bad input."""
 
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import PowerConverter
 import pytest
 
 from custom_components.flatpeak.api import EnergyFlowDirection
@@ -13,7 +15,7 @@ from custom_components.flatpeak.mapping import (
     build_device_state,
     with_reference_id,
 )
-from custom_components.flatpeak.readings import SnapshotError
+from custom_components.flatpeak.readings import SnapshotError, read_power_kw
 
 from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
 
@@ -274,3 +276,71 @@ def test_entity_ids_without_duplicates() -> None:
         soc_entity=SOC, target_soc_entity=SOC, reserve_entity=RESERVE
     )
     assert mapping.entity_ids == [SOC, RESERVE]
+
+
+@pytest.mark.parametrize(
+    ("power", "unit", "energy", "energy_unit"),
+    [("1e306", "MW", "1e306", "MWh"), ("-1e308", "MW", "1e308", "MWh")],
+)
+def test_a_conversion_that_overflows_is_left_out(
+    hass: HomeAssistant, power: str, unit: str, energy: str, energy_unit: str
+) -> None:
+    set_battery(
+        hass, power=power, power_unit=unit, energy=energy, energy_unit=energy_unit
+    )
+    body = build_device_state(hass, MAPPING, WHEN).to_json()
+    assert "battery_power_kw" not in body
+    assert "energy_flow_direction" not in body
+    assert "energy_remaining_kwh" not in body
+
+
+def test_a_conversion_that_overflows_names_the_entity(hass: HomeAssistant) -> None:
+    """Reading the power alone (the action's view) says which entity and unit."""
+    set_battery(hass, power="1e306", power_unit="MW")
+    with pytest.raises(SnapshotError) as err:
+        read_power_kw(hass, POWER)
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.translation_placeholders == {
+        "entity_id": POWER,
+        "value": "1e+306 MW",
+    }
+
+
+def test_a_fixed_target_out_of_range_is_named(hass: HomeAssistant) -> None:
+    """An options file edited by hand: the fixed target is named, nothing raises."""
+    set_battery(hass)
+    mapping = BatteryMapping(soc_entity=SOC, target_soc_percent=150)
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, mapping, WHEN)
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_placeholders == {
+        "entity_id": "target_state_of_charge_percent",
+        "value": "150",
+    }
+
+
+def test_nothing_but_a_snapshot_error_leaves_the_builder(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug (here a time without a zone) is a SnapshotError, its trace logged."""
+    set_battery(hass)
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, MAPPING, WHEN, {"time": datetime(2026, 11, 28)})
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_key == "snapshot_failed"
+    assert err.value.entity_id == ", ".join(MAPPING.entity_ids)
+    assert "Snapshot not taken" in caplog.text
+
+
+def test_an_unexpected_error_while_reading_names_the_entity(
+    hass: HomeAssistant,
+) -> None:
+    """A converter that raises (a bug) is ``out_of_range`` of the entity read."""
+    set_battery(hass, power=1500, power_unit="W")
+    with (
+        patch.object(PowerConverter, "convert", side_effect=ZeroDivisionError),
+        pytest.raises(SnapshotError) as err,
+    ):
+        read_power_kw(hass, POWER)
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.translation_placeholders == {"entity_id": POWER, "value": "1500"}
