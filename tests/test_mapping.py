@@ -1,6 +1,7 @@
 """From entity states to a device state: units, sign conventions, bad input."""
 
 from datetime import UTC, datetime, timedelta
+import math
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
@@ -9,6 +10,7 @@ from homeassistant.util.unit_conversion import PowerConverter
 import pytest
 
 from custom_components.flatpeak.api import EnergyFlowDirection
+from custom_components.flatpeak.batteries import Battery
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import (
     BatteryMapping,
@@ -344,3 +346,38 @@ def test_an_unexpected_error_while_reading_names_the_entity(
         read_power_kw(hass, POWER)
     assert err.value.translation_key == "out_of_range"
     assert err.value.translation_placeholders == {"entity_id": POWER, "value": "1500"}
+
+
+def test_a_weighted_state_of_charge_that_is_no_number_names_every_battery(
+    hass: HomeAssistant,
+) -> None:
+    """Capacities no battery has (an edited options file): the weights overflow."""
+    set_battery(hass)
+    hass.states.async_set("sensor.garage_soc", "30", {"unit_of_measurement": "%"})
+    mapping = BatteryMapping(
+        soc_entity=SOC,
+        target_soc_percent=80,
+        capacity_kwh=1e308,
+        more_batteries=(Battery(soc_entity="sensor.garage_soc", capacity_kwh=1e308),),
+    )
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, mapping, WHEN)
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.entity_id == f"{SOC}, sensor.garage_soc"
+
+
+def test_optional_values_the_api_would_refuse_are_left_out(
+    hass: HomeAssistant,
+) -> None:
+    """The builder's own guarantee, whatever its caller validated."""
+    set_battery(hass)
+    overrides = {
+        "battery_power_kw": math.inf,
+        "energy_flow_direction": EnergyFlowDirection.EXPORT,
+        "energy_remaining_kwh": -1.0,
+        "backup_reserve_percent": math.nan,
+    }
+    body = build_device_state(hass, MAPPING, WHEN, overrides).to_json()
+    for name in (*overrides, "energy_flow_direction"):
+        assert name not in body
