@@ -60,8 +60,8 @@ class FlatpeakClient(ReadEndpoints):
     The caller owns the ``aiohttp.ClientSession``. The secret key and the token
     never appear in a log line, a ``repr`` or an exception. Every failure is a
     ``FlatpeakError`` (see ``responses`` for which one); the only other
-    exception is ``ValueError`` for an ID that is not a single path segment,
-    raised before anything is sent.
+    exception is ``ValueError`` for an ID that is not a single path segment
+    (or a read's argument the API would refuse), raised before anything is sent.
 
     ``clock`` (monotonic seconds) times the token's life; ``utcnow`` (aware
     wall-clock time) reads ``expires_at`` and HTTP-date ``Retry-After`` values.
