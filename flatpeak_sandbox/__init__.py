@@ -6,6 +6,7 @@ from .server import (
     DEFAULT_DEVICE_ID,
     DEFAULT_SECRET_KEY,
     DEMO_DEVICES,
+    DEVICE_LOCATIONS,
     FlatpeakSandbox,
     StoredState,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_DEVICE_ID",
     "DEFAULT_SECRET_KEY",
     "DEMO_DEVICES",
+    "DEVICE_LOCATIONS",
     "DEVICE_STATE_SUBMIT_SCHEMA",
     "FlatpeakSandbox",
     "SchemaError",

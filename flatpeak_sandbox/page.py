@@ -1,5 +1,8 @@
 """The sandbox's HTML page: what it received, and buttons for every demo fault.
 
+It also shows what the read endpoints answer, with buttons for their controls:
+each direction's tariff, the VPP participation, telemetry active.
+
 Every control is a plain HTML form posting to ``/_sandbox/faults`` (the same
 endpoint tests post JSON to); the sandbox answers a form with a redirect back
 to this page.
@@ -25,6 +28,26 @@ NEXT_ANSWERS: tuple[tuple[str, dict[str, str]], ...] = (
     ),
     ("503 Maintenance (Retry-After 60 s)", {"status": "503", "retry_after": "60"}),
     ("422 Rejected record", {"status": "422", "code": "out_of_range"}),
+)
+
+# The read controls' buttons: label, then the control's fields.
+TARIFF_BUTTONS: tuple[tuple[str, str], ...] = (
+    ("Connected", "connected"),
+    ("Not connected", "not_connected"),
+    ("Pending", "pending"),
+    ("No price data", "no_price_data"),
+)
+PARTICIPATION_BUTTONS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("Active", {"participation": "active"}),
+    (
+        "Suspended: awaiting telemetry",
+        {"participation": "suspended", "reason": "AWAITING_TELEMETRY"},
+    ),
+    (
+        "Suspended: customer request",
+        {"participation": "suspended", "reason": "CUSTOMER_REQUEST"},
+    ),
+    ("None", {"participation": "none"}),
 )
 
 STYLE = (
@@ -57,6 +80,48 @@ def _toggle(name: str, label: str, active: bool, meaning: str) -> str:
 def _rows(cells: Iterable[Iterable[str]]) -> str:
     return "".join(
         "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in cells
+    )
+
+
+def _reads_section(sandbox: FlatpeakSandbox) -> str:
+    """Return the read endpoints' part: locations, tariffs, the participation."""
+    reads = sandbox.reads
+    locations = _rows(
+        (
+            f"<code>{html.escape(location_id)}</code>",
+            " ".join(f"<code>{html.escape(d)}</code>" for d in devices),
+        )
+        for location_id, devices in reads.locations().items()
+    )
+    tariffs = _rows(
+        (
+            html.escape(direction),
+            html.escape(reads.tariffs[direction]),
+            " ".join(
+                _form(label, {"tariff": value, "direction": direction})
+                for label, value in TARIFF_BUTTONS
+            ),
+        )
+        for direction in ("IMPORT", "EXPORT")
+    )
+    vpp = reads.vpp
+    state = vpp.state + (f" ({vpp.reason})" if vpp.state == "suspended" else "")
+    state += "".join(f"; {d}: {s}" for d, (s, _) in vpp.by_device.items())
+    buttons = " ".join(_form(label, fields) for label, fields in PARTICIPATION_BUTTONS)
+    return (
+        "<h2>Locations</h2><table><tr><th>Location</th><th>Devices</th></tr>"
+        f"{locations}</table>"
+        "<h2>Tariffs</h2><table><tr><th>Direction</th><th>Now</th><th></th></tr>"
+        f"{tariffs}</table>"
+        f"<h2>VPP participation</h2><p>Every device: {html.escape(state)}. {buttons}</p>"
+        "<table>"
+        + _toggle(
+            "telemetry_active",
+            "Telemetry active",
+            vpp.telemetry_active,
+            "what the participations report as telemetry_active",
+        )
+        + "</table>"
     )
 
 
@@ -116,6 +181,7 @@ def render_page(sandbox: FlatpeakSandbox) -> str:
         f"<p>Next state submission answers: {next_answer} "
         f"{_form('Clear pending answers', {'clear': 'on'})} "
         f"(pending: {sandbox.pending_faults})</p>"
+        f"{_reads_section(sandbox)}"
         '<h2>Received states</h2><p><a href="/_sandbox">Refresh</a></p>'
         "<table><tr><th>Record</th><th>Device</th><th>Body</th></tr>"
         f"{states}</table>"

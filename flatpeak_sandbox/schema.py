@@ -1,13 +1,16 @@
-"""Strict validation of a device state body against Flatpeak's schema.
+"""Strict validation of request bodies against Flatpeak's schemas.
 
-The schema below is ``DeviceStateSubmit`` from the Flatpeak API spec
-(``PUT /devices/{device_id}/state``, version 2026-08-01.busbar), with the
-0-100 range its descriptions give the percentages written as bounds.
+``DEVICE_STATE_SUBMIT_SCHEMA`` is ``DeviceStateSubmit`` from the Flatpeak API
+spec (``PUT /devices/{device_id}/state``, version 2026-08-01.busbar), with the
+0-100 range its descriptions give the percentages written as bounds. The read
+bodies (``POST /prices``, ``POST /prices/{id}``, ``POST /schedules/duration``)
+are written from the busbar pages' field tables; a field those pages do not
+list is refused, as the PUT's ``additionalProperties: false`` does.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 import math
 import re
 from typing import Any
@@ -29,6 +32,48 @@ DEVICE_STATE_SUBMIT_SCHEMA: dict[str, Any] = {
         "backup_reserve_percent": {"type": "number", "minimum": 0, "maximum": 100},
     },
     "required": ["time", "state_of_charge_percent", "target_state_of_charge_percent"],
+    "additionalProperties": False,
+}
+
+DIRECTIONS = ["IMPORT", "EXPORT", "LOCAL"]
+_ID = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time"}
+_DIRECTION = {"type": "string", "enum": DIRECTIONS}
+
+# POST /prices/{location_id} (the older variant): the location is in the path.
+PRICES_PATH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "start_time": _TIME,
+        "end_time": _TIME,
+        "tariff_direction": _DIRECTION,
+    },
+    "required": ["end_time"],
+    "additionalProperties": False,
+}
+# POST /prices: the location (and optionally the device) in the body.
+PRICES_SCHEMA: dict[str, Any] = {
+    **PRICES_PATH_SCHEMA,
+    "properties": {
+        "location_id": _ID,
+        "device_id": _ID,
+        **PRICES_PATH_SCHEMA["properties"],
+    },
+    "required": ["location_id", "end_time"],
+}
+# POST /schedules/duration ("duration" is required here: no default is documented).
+SCHEDULE_DURATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "location_id": _ID,
+        "device_id": _ID,
+        "start_time": _TIME,
+        "end_time": _TIME,
+        "segment": {"type": "string", "enum": ["LOW", "HIGH"]},
+        "duration": {"type": "integer", "minimum": 1, "maximum": 3 * 24 * 60},
+        "tariff_direction": _DIRECTION,
+    },
+    "required": ["location_id", "start_time", "end_time", "segment", "duration"],
     "additionalProperties": False,
 }
 
@@ -60,7 +105,7 @@ def _is_rfc3339(value: str) -> bool:
     if not RFC3339.match(value):
         return False
     try:
-        datetime.fromisoformat(value.upper())
+        parse_time(value)
     except ValueError:
         return False
     return True
@@ -70,13 +115,24 @@ def _check_type(name: str, spec: dict[str, Any], value: Any) -> None:
     kind = spec["type"]
     if kind == "number" and not _is_number(value):
         raise SchemaError(400, "invalid_type", f"'{name}' must be a number")
+    if kind == "integer" and not (_is_number(value) and value == int(value)):
+        raise SchemaError(400, "invalid_type", f"'{name}' must be an integer")
     if kind == "string" and not isinstance(value, str):
         raise SchemaError(400, "invalid_type", f"'{name}' must be a string")
 
 
 def validate_device_state(body: Any) -> None:
     """Raise ``SchemaError`` unless ``body`` is a valid ``DeviceStateSubmit``."""
-    schema = DEVICE_STATE_SUBMIT_SCHEMA
+    validate_body(DEVICE_STATE_SUBMIT_SCHEMA, body)
+
+
+def parse_time(value: str) -> datetime:
+    """Return a date-time ``validate_body`` accepted as an aware datetime."""
+    return datetime.fromisoformat(value.upper())
+
+
+def validate_body(schema: dict[str, Any], body: Any) -> None:
+    """Raise ``SchemaError`` unless ``body`` matches ``schema`` (an object schema)."""
     if not isinstance(body, dict):
         raise SchemaError(400, "invalid_body", "The request body must be a JSON object")
     properties: dict[str, dict[str, Any]] = schema["properties"]
@@ -107,3 +163,26 @@ def validate_device_state(body: Any) -> None:
                 "out_of_range",
                 f"'{name}' must be between {spec['minimum']} and {spec['maximum']}",
             )
+
+
+def parse_window(
+    body: dict[str, Any], longest: timedelta, *, default_start: datetime
+) -> tuple[datetime, datetime]:
+    """Return a validated body's ``[start_time, end_time)``, at most ``longest``.
+
+    The status and codes of a refused window are the sandbox's choice: the
+    pages give the limits (90 days for prices, 3 for schedules), not the error.
+    """
+    start = parse_time(body["start_time"]) if "start_time" in body else default_start
+    end = parse_time(body["end_time"])
+    if end <= start:
+        raise SchemaError(
+            422, "invalid_time_range", "'end_time' must be after 'start_time'"
+        )
+    if end - start > longest:
+        raise SchemaError(
+            422,
+            "time_range_too_long",
+            f"The window must not be longer than {longest.days} days",
+        )
+    return start, end

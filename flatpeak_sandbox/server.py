@@ -4,7 +4,8 @@ Tests and the demo talk to it over loopback instead of the real service. It
 implements ``POST /auth/tokens``, ``GET /devices/{device_id}`` and
 ``PUT /devices/{device_id}/state``, validates every state body strictly, keeps
 what it accepted, and exposes that at ``GET /_sandbox/states`` (JSON) and
-``GET /_sandbox`` (an HTML page).
+``GET /_sandbox`` (an HTML page). The read endpoints (the state Flatpeak
+holds, locations, VPP participations, prices, schedules) are in ``reads``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -23,6 +24,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from .page import flag, render_page
+from .reads import ReadEndpoints
 from .schema import SchemaError, validate_device_state
 
 DEFAULT_ACCOUNT_ID = "acc_sandbox0000000000000000"
@@ -47,6 +49,22 @@ DEMO_DEVICES: dict[str, dict[str, str]] = {
     },
 }
 
+# Where the demo batteries are: dev_demo1 and dev_demo2 share one home, so one
+# set of prices serves both. Any other device gets a location of its own.
+DEVICE_LOCATIONS: dict[str, str] = {
+    "dev_demo1": "loc_demo_home",
+    "dev_demo2": "loc_demo_home",
+    "dev_demo3": "loc_demo_barn",
+}
+
+# The first path segment of each read endpoint, and its name for faults.
+READ_ENDPOINTS = {
+    "locations": "location",
+    "vpp-participations": "vpp_participations",
+    "prices": "prices",
+    "schedules": "schedules",
+}
+
 TokenResponse = Callable[[str, float], dict[str, Any]]
 
 
@@ -65,7 +83,9 @@ class Fault:
 
     count: int
     status: int = 500
-    endpoint: str | None = None  # "token", "device", "state" or None for all
+    # "token", "device", "state" (the PUT), "state_read", "location",
+    # "vpp_participations", "prices", "schedules", or None for all.
+    endpoint: str | None = None
     retry_after: str | None = None
     code: str | None = None
     body: str | bytes | None = None  # raw body instead of the error envelope
@@ -85,6 +105,7 @@ class RequestRecord:
     body: Any = None
     user_agent: str | None = None
     raw_path: str = ""  # the path as sent, percent-encoding kept
+    api_version: str | None = None  # the Flatpeak-Version header
 
 
 @dataclass(slots=True)
@@ -142,6 +163,7 @@ class FlatpeakSandbox:
         self._states: dict[str, list[StoredState]] = {}
         self._by_reference: dict[tuple[str, str], StoredState] = {}
         self._runner: web.AppRunner | None = None
+        self.reads = ReadEndpoints(self)
         for device_id in device_ids:
             self.add_device(device_id)
 
@@ -158,6 +180,7 @@ class FlatpeakSandbox:
         app.router.add_post("/auth/tokens", self._handle_token)
         app.router.add_get("/devices/{device_id}", self._handle_device)
         app.router.add_put("/devices/{device_id}/state", self._handle_state)
+        self.reads.add_routes(app, self._read)
         app.router.add_get("/_sandbox", self._handle_page)
         app.router.add_get("/_sandbox/states", self._handle_listing)
         app.router.add_post("/_sandbox/faults", self._handle_fault_control)
@@ -182,8 +205,17 @@ class FlatpeakSandbox:
 
     # --- control used by tests ----------------------------------------------
 
-    def add_device(self, device_id: str, **fields: Any) -> None:
-        """Make ``device_id`` known (extra fields go into its JSON)."""
+    def add_device(
+        self, device_id: str, *, location_id: str | None = None, **fields: Any
+    ) -> None:
+        """Make ``device_id`` known (extra fields go into its JSON).
+
+        Its location is ``location_id``, else its ``DEVICE_LOCATIONS`` entry,
+        else ``loc_`` and the rest of its ID.
+        """
+        location_id = location_id or DEVICE_LOCATIONS.get(
+            device_id, "loc_" + device_id.removeprefix("dev_")
+        )
         self._devices[device_id] = {
             "id": device_id,
             "object": "device",
@@ -193,6 +225,7 @@ class FlatpeakSandbox:
             "model": "Sandbox Battery 10",
             "live_mode": False,
             "flex_enabled": True,
+            "locations": [location_id],
             **fields,
         }
         self._states.setdefault(device_id, [])
@@ -286,8 +319,10 @@ class FlatpeakSandbox:
         if segments == ["auth", "tokens"]:
             return "token"
         if segments[0] == "devices":
-            return "state" if segments[2:] == ["state"] else "device"
-        return "control"
+            if segments[2:] != ["state"]:
+                return "device"
+            return "state_read" if request.method == "GET" else "state"
+        return READ_ENDPOINTS.get(segments[0], "control")
 
     def _take_fault(self, endpoint: str) -> Fault | None:
         for fault in self._faults:
@@ -325,6 +360,7 @@ class FlatpeakSandbox:
             body,
             request.headers.get("User-Agent"),
             request.raw_path,
+            request.headers.get("Flatpeak-Version"),
         )
         self.requests.append(record)
         fault = Fault(1, drop=True) if self.outage else self._take_fault(endpoint)
@@ -381,6 +417,23 @@ class FlatpeakSandbox:
             status=status,
             headers=headers,
         )
+
+    def _read(
+        self, handler: Callable[[web.Request], dict[str, Any]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Wrap a read handler: a bearer token first, its ``SchemaError`` an answer."""
+
+        async def handle(request: web.Request) -> web.Response:
+            if not self._authorized(request):
+                return self._error(
+                    401, "unauthorized", "Missing or expired bearer token"
+                )
+            try:
+                return web.json_response(handler(request))
+            except SchemaError as err:
+                return self._error(err.status, err.code, err.message)
+
+        return handle
 
     def _basic_credentials(self, request: web.Request) -> tuple[str, str] | None:
         header = request.headers.get("Authorization", "")
@@ -487,6 +540,8 @@ class FlatpeakSandbox:
     def _apply_control(self, data: dict[str, Any]) -> None:
         if not isinstance(data, dict):
             raise TypeError("the control must be a JSON object")
+        if self.reads.apply_control(data):
+            return
         if "outage" in data:
             self.outage = flag(data["outage"])
         elif "reject_credentials" in data:

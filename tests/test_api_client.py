@@ -3,6 +3,7 @@
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+import itertools
 import logging
 from typing import Self, cast
 
@@ -11,26 +12,40 @@ import pytest
 from yarl import URL
 
 from custom_components.flatpeak.api import (
+    API_VERSION,
+    KNOWN_VPP_STATES,
     MAX_RETRY_AFTER,
+    PRICE_RETRY_INTERVAL,
+    Device,
     DeviceState,
+    DeviceStateReading,
     EnergyFlowDirection,
     FlatpeakApiUrlError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakClient,
     FlatpeakConnectionError,
     FlatpeakError,
     FlatpeakNotFoundError,
+    FlatpeakPriceUnavailableError,
     FlatpeakRateLimitError,
     FlatpeakResponseError,
     FlatpeakRetryableError,
     FlatpeakServerError,
     FlatpeakTimeoutError,
     FlatpeakValidationError,
+    Location,
+    PriceSeries,
+    Schedule,
+    ScheduleSegment,
+    TariffDirection,
+    TariffLink,
+    VppParticipation,
     __version__,
     parse_retry_after,
 )
 from custom_components.flatpeak.api.models import format_time
-from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, DEMO_DEVICES, FlatpeakSandbox
 
 from .conftest import SandboxFactory
 
@@ -943,3 +958,797 @@ async def test_unusable_path_segment_raises_before_sending(
     with pytest.raises(ValueError, match="path segment"):
         await client.submit_device_state(device_id, a_state())
     assert sandbox.requests == []
+
+
+# --- the read endpoints: models -----------------------------------------------------
+
+
+def test_device_locations_in_both_shapes() -> None:
+    shape_a = Device.from_json(
+        {"id": "dev_1", "locations": ["loc_a", "", 7, "loc_b"], "flex_enabled": True}
+    )
+    assert shape_a.locations == ("loc_a", "loc_b")
+    shape_b = Device.from_json(
+        {
+            "id": "dev_1",
+            "tariffs": [
+                {"location_id": "loc_x", "direction": "IMPORT"},
+                {"location_id": "loc_x", "direction": "EXPORT"},
+                {"location_id": "loc_y"},
+                {"direction": "IMPORT"},
+                "trf_1",
+            ],
+        }
+    )
+    assert shape_b.locations == ("loc_x", "loc_y")
+    assert Device.from_json({"id": "dev_1"}).locations == ()
+    assert Device.from_json({"id": "dev_1", "locations": "loc_a"}).locations == ()
+
+
+def test_device_state_reading_keeps_the_read_pages_sign() -> None:
+    full = DeviceStateReading.from_json(
+        {
+            "location_id": "loc_1",
+            "id": "dsr_1",
+            "object": "device_state",
+            "account_id": "acc_1",
+            "time": "2026-11-28T10:30:00+01:00",
+            "state_of_charge_percent": 56,
+            "time_created": "2026-11-28T09:30:01Z",
+            "record_reference_id": "ref-9",
+            "target_state_of_charge_percent": 80,
+            "battery_power_kw": -3.4,
+            "energy_remaining_kwh": 7.5,
+            "backup_reserve_percent": 20,
+        },
+        device_id="dev_1",
+    )
+    assert full == DeviceStateReading(
+        device_id="dev_1",
+        time=NOW,
+        id="dsr_1",
+        location_id="loc_1",
+        account_id="acc_1",
+        record_reference_id="ref-9",
+        state_of_charge_percent=56.0,
+        target_state_of_charge_percent=80.0,
+        battery_power_kw=-3.4,  # negative: discharging, as the read page says
+        energy_remaining_kwh=7.5,
+        backup_reserve_percent=20.0,
+        time_created=NOW + timedelta(seconds=1),
+    )
+    minimal = DeviceStateReading.from_json(
+        {"time": "2026-11-28T09:30:00Z", "battery_power_kw": "3", "device_id": "dev_2"},
+        device_id="dev_1",
+    )
+    assert minimal.device_id == "dev_2"
+    assert minimal.battery_power_kw is None
+    assert minimal.state_of_charge_percent is None
+    assert minimal.time_created is None
+    with pytest.raises(TypeError):
+        DeviceStateReading.from_json({"id": "dsr_1"}, device_id="dev_1")
+
+
+def test_location_in_every_documented_shape() -> None:
+    retrieve = Location.from_json(
+        {
+            "id": "loc_1",
+            "object": "location",
+            "timezone": "Europe/London",
+            "currency_code": "GBP",
+            "devices": ["dev_1", "dev_2"],
+            "tariff_elements": [
+                {
+                    "status": "CONNECTED",
+                    "provider_id": "prv_1",
+                    "tariff_id": "trf_1",
+                    "devices": ["dev_1"],
+                    "type": "COMMODITY",
+                    "direction": "IMPORT",
+                    "temporary": False,
+                    "connect_token": "cot_1",
+                },
+                {"status": "ERROR", "direction": "EXPORT", "tariff_id": "trf_2"},
+            ],
+        }
+    )
+    assert (retrieve.timezone, retrieve.currency_code) == ("Europe/London", "GBP")
+    assert retrieve.devices == ("dev_1", "dev_2")
+    assert retrieve.tariffs[0] == TariffLink(
+        tariff_id="trf_1",
+        direction="IMPORT",
+        status="CONNECTED",
+        type="COMMODITY",
+        provider_id="prv_1",
+        temporary=False,
+        devices=("dev_1",),
+    )
+    assert retrieve.tariff_connected("IMPORT") is True
+    assert retrieve.tariff_connected("EXPORT") is False  # ERROR is not connected
+    assert retrieve.tariff_connected("LOCAL") is False  # not listed at all
+    listed = Location.from_json(
+        {
+            "id": "loc_1",
+            "tariffs": [
+                {
+                    "tariff_id": "trf_1",
+                    "location_id": "loc_1",
+                    "type": "COMMODITY",
+                    "direction": "EXPORT",
+                    "status": "CONNECTED",
+                    "connection_type": "DIRECT",
+                    "display_name": "Agile Octopus v3 2024",
+                    "is_temporary": True,
+                    "provider": {"id": "prv_2", "display_name": "Octopus"},
+                }
+            ],
+        }
+    )
+    link = listed.tariffs[0]
+    assert (link.display_name, link.provider_id, link.provider_name) == (
+        "Agile Octopus v3 2024",
+        "prv_2",
+        "Octopus",
+    )
+    assert link.temporary is True
+    assert listed.tariff_connected("EXPORT") is True
+    older = Location.from_json(
+        {
+            "id": "loc_1",
+            "tariff_elements": ["trf_1", "", 5],
+            "tariff_status": {
+                "commodity_import": "CONNECTED",
+                "commodity_export": "NOT_CONNECTED",
+                "local": None,
+            },
+        }
+    )
+    assert older.tariffs == (TariffLink(tariff_id="trf_1"),)
+    assert older.tariff_connected("IMPORT") is True
+    assert older.tariff_connected("EXPORT") is False
+    assert older.tariff_connected("LOCAL") is None
+    bare = Location.from_json({"id": "loc_1", "tariff_elements": None})
+    assert (bare.timezone, bare.tariffs, bare.tariff_connected("IMPORT")) == (
+        None,
+        (),
+        None,
+    )
+    with pytest.raises(TypeError):
+        Location.from_json({"object": "location"})
+
+
+PARTICIPATION = {
+    "object": "vpp-participation",
+    "id": "vpo_7c2f",
+    "live_mode": True,
+    "device_id": "dev_1",
+    "location_id": "loc_1",
+    "control_active": False,
+    "telemetry_active": False,
+    "participation_state": [
+        {
+            "state": "ACTIVE",
+            "status": "COMPLETE",
+            "occurred_at": "2026-11-01T00:00:00Z",
+        },
+        {
+            "state": "SUSPENDED",
+            "status": "IN_PROGRESS",
+            "description": "Waiting for your battery's data.",
+            "occurred_at": "2026-11-27T00:00:00Z",
+            "suspension_reasons": ["AWAITING_TELEMETRY"],
+        },
+        {"state": "ACTIVE", "status": "PENDING", "expected_at": "bad"},
+    ],
+    "provider": {"id": "prv_1", "provider_display_name": "Flex Co", "logo_url": "u"},
+    "programme": {"id": "vpr_1", "display_name": "Saver", "learn_more_url": "l"},
+}
+
+
+def test_vpp_participation_without_current_state_reads_the_timeline() -> None:
+    participation = VppParticipation.from_json(PARTICIPATION)
+    assert participation.current_state == "SUSPENDED"
+    assert participation.suspension_reasons == ("AWAITING_TELEMETRY",)
+    assert participation.description == "Waiting for your battery's data."
+    assert [e.status for e in participation.timeline] == [
+        "COMPLETE",
+        "IN_PROGRESS",
+        "PENDING",
+    ]  # the API's order, not sorted
+    assert participation.timeline[2].expected_at is None
+    assert (participation.telemetry_active, participation.control_active) == (
+        False,
+        False,
+    )
+    assert (participation.provider_name, participation.programme_name) == (
+        "Flex Co",
+        "Saver",
+    )
+    assert participation.programme_learn_more_url == "l"
+
+
+def test_vpp_participation_keeps_unknown_states_and_tolerates_gaps() -> None:
+    newer = VppParticipation.from_json(
+        {
+            **PARTICIPATION,
+            "id": "vpp_1",
+            "current_state": "AWAITING_GRID_OPERATOR",  # not in any page's list
+            "suspension_reasons": ["SOLAR_ECLIPSE"],
+        }
+    )
+    assert newer.current_state == "AWAITING_GRID_OPERATOR"
+    assert newer.current_state not in KNOWN_VPP_STATES
+    assert newer.suspension_reasons == ("SOLAR_ECLIPSE",)
+    bare = VppParticipation.from_json({"id": "vpo_2", "participation_state": "x"})
+    assert bare == VppParticipation(id="vpo_2")
+    assert (bare.current_state, bare.current_entry, bare.description) == (
+        None,
+        None,
+        None,
+    )
+    with pytest.raises(TypeError):
+        VppParticipation.from_json({"object": "vpp-participation"})
+
+
+PRICE_BODY = {
+    "id": "prs_1",
+    "object": "price",
+    "location_id": "loc_1",
+    "live_mode": False,
+    "location_timezone": "Europe/London",
+    "currency_code": "GBP",
+    "last_updated": "2026-11-28T10:00:00+01:00",
+    "device_id": "dev_1",
+    "tariff_direction": "EXPORT",
+    "data": [
+        {
+            "valid_from": "2026-11-29T01:00:00Z",
+            "valid_to": "2026-11-29T02:30:00Z",
+            "price": {"value": 0.15, "confidence": 0.8},
+        },
+        {
+            "valid_from": "2026-11-28T09:00:00Z",
+            "valid_to": "2026-11-29T01:00:00Z",
+            "price": {"value": 0.2, "confidence": 1},
+        },
+        {"valid_from": "2026-11-29T02:30:00Z", "valid_to": "2026-11-29T03:00:00Z"},
+        {
+            "valid_from": "2026-11-29T02:30:00",  # no offset
+            "valid_to": "2026-11-29T03:00:00Z",
+            "price": {"value": 0.1},
+        },
+        {
+            "valid_from": "2026-11-29T03:00:00Z",
+            "valid_to": "2026-11-29T03:00:00Z",
+            "price": {"value": 0.1},
+        },
+        "junk",
+    ],
+    "time_created": "2026-11-28T09:30:00Z",
+    "account_id": "acc_1",
+}
+
+
+def test_price_series_of_the_body_variant() -> None:
+    series = PriceSeries.from_json(PRICE_BODY)
+    assert series.unit == "GBP/kWh"
+    assert (series.tariff_direction, series.device_id) == ("EXPORT", "dev_1")
+    assert series.last_updated == NOW.replace(minute=0)
+    assert series.next_update is None
+    assert [(s.value, s.confidence, s.is_forecast) for s in series.slots] == [
+        (0.2, 1.0, False),
+        (0.15, 0.8, True),
+    ]  # by start; the slots without a value or with no length are skipped
+    assert series.skipped_slots == 4
+    assert series.slot_at(NOW) == series.slots[0]
+    assert series.slot_at(datetime(2026, 11, 29, 1, 0, tzinfo=UTC)) == series.slots[1]
+    assert series.slot_at(datetime(2026, 11, 29, 2, 30, tzinfo=UTC)) is None
+
+
+def test_price_series_of_the_path_variant() -> None:
+    series = PriceSeries.from_json(
+        {
+            "id": "prs_1",
+            "object": "price",
+            "location_id": "loc_1",
+            "request": {
+                "start_time": "2026-11-28T09:00:00Z",
+                "end_time": "2026-11-28T10:00:00Z",
+                "tariff_direction": "IMPORT",
+            },
+            "next_update": "2026-11-28T23:00:00Z",
+            "data": [
+                {
+                    "valid_from": "2026-11-28T09:00:00Z",
+                    "valid_to": "2026-11-28T10:00:00Z",
+                    "price": {"value": 4.998},
+                }
+            ],
+        }
+    )
+    assert (series.tariff_direction, series.device_id, series.unit) == (
+        "IMPORT",
+        None,
+        None,
+    )
+    assert series.next_update == datetime(2026, 11, 28, 23, tzinfo=UTC)
+    assert series.slots[0].confidence is None
+    assert series.slots[0].is_forecast is False
+    with pytest.raises(TypeError):
+        PriceSeries.from_json({"object": "price"})
+
+
+def test_schedule_slots_and_minutes() -> None:
+    schedule = Schedule.from_json(
+        {
+            "id": "std_1",
+            "object": "schedule_duration",
+            "currency_code": "GBP",
+            "tariff_direction": "IMPORT",
+            "data": [
+                {
+                    "start_time": "2026-11-29T04:00:00Z",
+                    "end_time": "2026-11-29T04:30:00Z",
+                    "price": {"value": 0.12, "confidence": 1},
+                    "vpp_event": True,
+                },
+                {
+                    "start_time": "2026-11-29T01:00:00Z",
+                    "end_time": "2026-11-29T02:00:00Z",
+                    "price": {"value": 0.1, "confidence": 0.6},
+                },
+                {
+                    "start_time": "2026-11-29T05:00:00Z",
+                    "end_time": "2026-11-29T06:00:00Z",
+                    "price": {"value": None},
+                    "vpp_event": True,
+                },
+            ],
+        }
+    )
+    assert [s.start.hour for s in schedule.slots] == [1, 4]
+    assert [s.vpp_event for s in schedule.slots] == [None, True]
+    assert schedule.minutes == 90
+    assert schedule.skipped_slots == 1
+    assert schedule.unit == "GBP/kWh"
+    assert schedule.slots[0].is_forecast
+
+
+# --- the read endpoints against the sandbox ---------------------------------------
+
+
+@pytest.fixture
+def reads_at_now(sandbox: FlatpeakSandbox) -> FlatpeakSandbox:
+    """The sandbox with its read endpoints' clock at NOW."""
+    sandbox.reads.utcnow = lambda: NOW
+    return sandbox
+
+
+async def test_every_request_pins_the_api_version(
+    client: FlatpeakClient,
+    reads_at_now: FlatpeakSandbox,
+    session: aiohttp.ClientSession,
+) -> None:
+    sandbox = reads_at_now
+    await client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    device = await client.get_device(DEFAULT_DEVICE_ID)
+    await client.get_device_state(DEFAULT_DEVICE_ID)
+    await client.get_location(device.locations[0])
+    await client.list_vpp_participations(DEFAULT_DEVICE_ID)
+    await client.get_prices(
+        device.locations[0], start=NOW, end=NOW + timedelta(hours=2)
+    )
+    await client.find_schedule_by_duration(
+        device.locations[0],
+        start=NOW,
+        end=NOW + timedelta(hours=2),
+        duration_minutes=30,
+    )
+    assert API_VERSION == "2026-08-01.busbar"
+    assert [(r.endpoint, r.api_version) for r in sandbox.requests] == [
+        (endpoint, API_VERSION)
+        for endpoint in (
+            "token",
+            "state",
+            "device",
+            "state_read",
+            "location",
+            "vpp_participations",
+            "prices",
+            "schedules",
+        )
+    ]
+    unpinned = FlatpeakClient(
+        session,
+        sandbox.account_id,
+        sandbox.secret_key,
+        base_url=sandbox.url,
+        api_version=None,
+    )
+    await unpinned.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert [r.api_version for r in sandbox.requests[-2:]] == [None, None]
+
+
+@pytest.mark.parametrize("endpoint", ["state", "prices"])
+async def test_refused_api_version_is_not_a_rejection(
+    client: FlatpeakClient,
+    reads_at_now: FlatpeakSandbox,
+    endpoint: str,
+) -> None:
+    """An account newer than busbar refuses the pin: no record may be dropped for it."""
+    reads_at_now.fail_next(422, endpoint=endpoint, code="api_version_not_supported")
+    call = (
+        client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+        if endpoint == "state"
+        else client.get_prices("loc_x", start=NOW, end=NOW + timedelta(hours=1))
+    )
+    with pytest.raises(FlatpeakApiVersionError) as err:
+        await call
+    assert not isinstance(err.value, FlatpeakValidationError)
+    assert (err.value.status, err.value.code) == (422, "api_version_not_supported")
+
+
+@pytest.mark.parametrize(
+    ("direction", "power", "signed"),
+    [
+        (EnergyFlowDirection.IMPORT, 1.2, 1.2),  # into the battery: charging
+        (EnergyFlowDirection.EXPORT, 2.5, -2.5),  # out of it: discharging
+        (None, 0.7, 0.7),
+    ],
+)
+async def test_device_state_read_back(
+    client: FlatpeakClient,
+    sandbox: FlatpeakSandbox,
+    direction: EnergyFlowDirection | None,
+    power: float,
+    signed: float,
+) -> None:
+    with pytest.raises(FlatpeakNotFoundError) as err:
+        await client.get_device_state(DEFAULT_DEVICE_ID)
+    assert err.value.code == "device_state_not_found"
+    sent = a_state(
+        battery_power_kw=power,
+        energy_flow_direction=direction,
+        record_reference_id="ref-1",
+        energy_remaining_kwh=6.5,
+    )
+    record = await client.submit_device_state(DEFAULT_DEVICE_ID, sent)
+    reading = await client.get_device_state(DEFAULT_DEVICE_ID)
+    assert reading.id == record.id
+    assert reading.device_id == DEFAULT_DEVICE_ID
+    assert reading.location_id == "loc_sandbox0000000000000001"
+    assert reading.time == NOW
+    assert reading.battery_power_kw == signed
+    assert reading.state_of_charge_percent == 55.5
+    assert reading.energy_remaining_kwh == 6.5
+    assert reading.backup_reserve_percent is None  # not sent, so not held
+    assert reading.record_reference_id == "ref-1"
+
+
+async def test_location_and_tariff_controls(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    device = await client.get_device(DEFAULT_DEVICE_ID)
+    assert device.locations == ("loc_sandbox0000000000000001",)
+    location = await client.get_location(device.locations[0])
+    assert (location.timezone, location.currency_code) == ("Europe/London", "GBP")
+    assert location.devices == (DEFAULT_DEVICE_ID,)
+    assert location.tariff_connected(TariffDirection.IMPORT) is True
+    assert location.tariff_connected(TariffDirection.EXPORT) is True
+    assert location.tariff_connected(TariffDirection.LOCAL) is False
+    sandbox.reads.set_tariff("not_connected", "EXPORT")
+    sandbox.reads.set_tariff("pending", "IMPORT")
+    location = await client.get_location(device.locations[0])
+    assert [(t.direction, t.status) for t in location.tariffs] == [
+        ("IMPORT", "PENDING")
+    ]
+    assert location.tariff_connected("IMPORT") is False
+    assert location.tariff_connected("EXPORT") is False
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.get_location("loc_nowhere")
+
+
+async def test_vpp_participations_follow_the_pages(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    vpp = sandbox.reads.vpp
+    for _ in range(4):
+        vpp.add_older(DEFAULT_DEVICE_ID)
+    vpp.page_size = 2
+    found = await client.list_vpp_participations(DEFAULT_DEVICE_ID)
+    assert [p.current_state for p in found] == ["ACTIVE", *["UNENROLLED"] * 4]
+    assert found[0].telemetry_active is True
+    assert found[0].control_active is True
+    assert found[0].programme_name == "Sandbox Saving Sessions"
+    queries = [URL(r.raw_path).query for r in sandbox.requests_to("vpp_participations")]
+    assert queries == [
+        {"device_id": DEFAULT_DEVICE_ID},
+        {"device_id": DEFAULT_DEVICE_ID, "starting_after": found[1].id},
+        {"device_id": DEFAULT_DEVICE_ID, "starting_after": found[3].id},
+    ]
+    bounded = await client.list_vpp_participations(DEFAULT_DEVICE_ID, max_pages=2)
+    assert bounded == found[:4]
+    assert len(sandbox.requests_to("vpp_participations")) == 5
+
+
+async def test_vpp_list_that_repeats_itself_stops(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    page = '{"object": "list", "has_more": true, "data": [{"id": "vpo_1"}, {"x": 1}]}'
+    sandbox.fail_next(200, 5, endpoint="vpp_participations", body=page)
+    found = await client.list_vpp_participations(DEFAULT_DEVICE_ID)
+    assert [p.id for p in found] == ["vpo_1"]
+    # The item without an id ends the page: no cursor, so no second request.
+    assert len(sandbox.requests_to("vpp_participations")) == 1
+    page = '{"object": "list", "has_more": true, "data": [{"id": "vpo_1"}]}'
+    sandbox.clear_faults()
+    sandbox.fail_next(200, 5, endpoint="vpp_participations", body=page)
+    assert [p.id for p in await client.list_vpp_participations("dev_x")] == ["vpo_1"]
+    assert len(sandbox.requests_to("vpp_participations")) == 3  # the cursor repeated
+
+
+async def test_vpp_participation_controls(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    sandbox.reads.vpp.telemetry_active = False
+    sandbox.reads.vpp.set_state("suspended", "CUSTOMER_REQUEST")
+    (suspended,) = await client.list_vpp_participations(DEFAULT_DEVICE_ID)
+    assert suspended.current_state == "SUSPENDED"
+    assert suspended.suspension_reasons == ("CUSTOMER_REQUEST",)
+    assert suspended.description == "Paused at your request."
+    assert (suspended.control_active, suspended.telemetry_active) == (False, False)
+    sandbox.reads.vpp.set_state("none")
+    assert await client.list_vpp_participations(DEFAULT_DEVICE_ID) == ()
+
+
+async def test_prices_for_a_location(
+    client: FlatpeakClient, reads_at_now: FlatpeakSandbox
+) -> None:
+    prices = await client.get_prices(
+        "loc_sandbox0000000000000001",
+        start=NOW,
+        end=NOW + timedelta(days=2),
+        device_id=DEFAULT_DEVICE_ID,
+        direction=TariffDirection.EXPORT,
+    )
+    assert reads_at_now.requests_to("prices")[0].body == {
+        "location_id": "loc_sandbox0000000000000001",
+        "device_id": DEFAULT_DEVICE_ID,
+        "start_time": "2026-11-28T09:30:00Z",
+        "end_time": "2026-11-30T09:30:00Z",
+        "tariff_direction": "EXPORT",
+    }
+    assert (prices.unit, prices.tariff_direction, prices.device_id) == (
+        "GBP/kWh",
+        "EXPORT",
+        DEFAULT_DEVICE_ID,
+    )
+    assert prices.location_timezone == "Europe/London"
+    assert prices.last_updated == reads_at_now.reads.prices_updated
+    assert prices.slots[0].start == NOW
+    assert prices.slots[-1].end == NOW + timedelta(days=2)
+    assert all(a.end == b.start for a, b in itertools.pairwise(prices.slots))
+    horizon = NOW + timedelta(hours=24)
+    assert all(not s.is_forecast for s in prices.slots if s.start < horizon)
+    assert all(s.is_forecast for s in prices.slots if s.start >= horizon)
+    assert all(0 < s.value < 1 for s in prices.slots)  # GBP, not pence
+
+
+@pytest.mark.parametrize(
+    ("tariff", "code"),
+    [
+        ("not_connected", "no_tariff_connected"),
+        ("pending", "pending_connect"),
+        ("no_price_data", "no_price_data"),
+    ],
+)
+async def test_price_unavailable_is_its_own_outcome(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, tariff: str, code: str
+) -> None:
+    sandbox.reads.set_tariff(tariff, "IMPORT")
+    location = "loc_sandbox0000000000000001"
+    with pytest.raises(FlatpeakPriceUnavailableError) as err:
+        await client.get_prices(location, start=NOW, end=NOW + timedelta(hours=1))
+    assert not isinstance(err.value, FlatpeakValidationError)
+    assert (err.value.status, err.value.code) == (422, code)
+    assert err.value.retry_after == PRICE_RETRY_INTERVAL == 900
+    with pytest.raises(FlatpeakPriceUnavailableError):
+        await client.find_schedule_by_duration(
+            location, start=NOW, end=NOW + timedelta(hours=1), duration_minutes=30
+        )
+    # Export is still connected, and a 422 never sends the client to the path.
+    await client.get_prices(
+        location, start=NOW, end=NOW + timedelta(hours=1), direction="EXPORT"
+    )
+    assert [r.raw_path for r in sandbox.requests_to("prices")] == ["/prices"] * 2
+
+
+async def test_other_422_on_a_read_is_a_refused_request(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    sandbox.add_device("dev_demo1", **DEMO_DEVICES["dev_demo1"])
+    with pytest.raises(FlatpeakValidationError) as err:
+        await client.get_prices(
+            "loc_sandbox0000000000000001",
+            start=NOW,
+            end=NOW + timedelta(hours=1),
+            device_id="dev_demo1",  # at another location
+        )
+    assert err.value.code == "device_location_mismatch"
+
+
+@pytest.mark.parametrize("status", [404, 405])
+async def test_prices_fall_back_to_the_path_variant_and_remember(
+    client: FlatpeakClient, reads_at_now: FlatpeakSandbox, status: int
+) -> None:
+    sandbox = reads_at_now
+    if status == 404:
+        sandbox.reads.price_routes = {"path"}
+    else:
+        sandbox.fail_next(405, endpoint="prices")
+    location = "loc_sandbox0000000000000001"
+    first = await client.get_prices(
+        location, start=NOW, end=NOW + timedelta(hours=3), device_id=DEFAULT_DEVICE_ID
+    )
+    again = await client.get_prices(location, start=NOW, end=NOW + timedelta(hours=3))
+    requests = sandbox.requests_to("prices")
+    assert [(r.raw_path, r.status) for r in requests] == [
+        ("/prices", status),
+        (f"/prices/{location}", 200),
+        (f"/prices/{location}", 200),
+    ]
+    # The path variant takes neither the location nor the device in its body.
+    assert requests[1].body == {
+        "start_time": "2026-11-28T09:30:00Z",
+        "end_time": "2026-11-28T12:30:00Z",
+        "tariff_direction": "IMPORT",
+    }
+    assert first.slots == again.slots
+    assert first.tariff_direction == "IMPORT"  # read from the echoed request
+    assert first.device_id is None
+
+
+async def test_prices_remember_the_body_variant(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    location = "loc_sandbox0000000000000001"
+    await client.get_prices(location, start=NOW, end=NOW + timedelta(hours=1))
+    sandbox.fail_next(404, endpoint="prices", code="not_found")
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.get_prices(location, start=NOW, end=NOW + timedelta(hours=1))
+    assert [r.raw_path for r in sandbox.requests_to("prices")] == ["/prices"] * 2
+
+
+async def test_prices_when_neither_variant_knows_the_location(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox
+) -> None:
+    with pytest.raises(FlatpeakNotFoundError):
+        await client.get_prices("loc_gone", start=NOW, end=NOW + timedelta(hours=1))
+    assert [r.raw_path for r in sandbox.requests_to("prices")] == [
+        "/prices",
+        "/prices/loc_gone",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("segment", "window"),
+    [
+        # The night rate of Sunday and the peak of Saturday (London is UTC in
+        # November); ties go to the earlier half hours.
+        (ScheduleSegment.LOW, ("2026-11-29T00:00:00Z", "2026-11-29T02:30:00Z")),
+        (ScheduleSegment.HIGH, ("2026-11-28T16:00:00Z", "2026-11-28T18:30:00Z")),
+    ],
+)
+async def test_schedule_by_duration(
+    client: FlatpeakClient,
+    reads_at_now: FlatpeakSandbox,
+    segment: ScheduleSegment,
+    window: tuple[str, str],
+) -> None:
+    for device_id in ("dev_demo1", "dev_demo2"):  # one home, one set of prices
+        reads_at_now.add_device(device_id, **DEMO_DEVICES[device_id])
+    schedule = await client.find_schedule_by_duration(
+        "loc_demo_home",
+        start=NOW,
+        end=NOW + timedelta(days=1),
+        duration_minutes=150,
+        segment=segment,
+        device_id="dev_demo2",
+    )
+    assert reads_at_now.requests_to("schedules")[0].body == {
+        "location_id": "loc_demo_home",
+        "start_time": "2026-11-28T09:30:00Z",
+        "end_time": "2026-11-29T09:30:00Z",
+        "segment": segment.value,
+        "duration": 150,
+        "tariff_direction": "IMPORT",
+        "device_id": "dev_demo2",
+    }
+    assert schedule.minutes == 150
+    assert schedule.device_id == "dev_demo2"
+    assert schedule.unit == "GBP/kWh"
+    assert [(format_time(s.start), format_time(s.end)) for s in schedule.slots] == [
+        window
+    ]
+    assert all(s.vpp_event is False for s in schedule.slots)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"end": NOW - timedelta(minutes=1)},
+        {"end": NOW},
+        {"end": NOW + timedelta(days=90, seconds=1)},
+        {"location_id": ""},
+        {"device_id": ""},
+        {"direction": "SIDEWAYS"},
+        {"start": datetime(2026, 11, 28, 9, 30)},  # naive
+    ],
+)
+async def test_price_arguments_refused_before_sending(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, call: dict[str, object]
+) -> None:
+    arguments: dict[str, object] = {
+        "location_id": "loc_1",
+        "start": NOW,
+        "end": NOW + timedelta(hours=1),
+        **call,
+    }
+    with pytest.raises((ValueError, TypeError)):
+        await client.get_prices(**arguments)  # type: ignore[arg-type]
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"end": NOW + timedelta(days=3, minutes=1)},
+        {"duration_minutes": 0},
+        {"duration_minutes": 61},
+        {"duration_minutes": True},
+        {"duration_minutes": 30.0},
+        {"segment": "MEDIUM"},
+    ],
+)
+async def test_schedule_arguments_refused_before_sending(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, call: dict[str, object]
+) -> None:
+    arguments: dict[str, object] = {
+        "location_id": "loc_1",
+        "start": NOW,
+        "end": NOW + timedelta(hours=1),
+        "duration_minutes": 30,
+        **call,
+    }
+    with pytest.raises(ValueError):
+        await client.find_schedule_by_duration(**arguments)  # type: ignore[arg-type]
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("state_read", '{"id": "dsr_1"}'),
+        ("location", "[]"),
+        ("vpp_participations", '{"object": "list"}'),
+        ("prices", '{"object": "price", "data": {}}'),
+        ("schedules", "null"),
+    ],
+)
+async def test_unreadable_read_answers(
+    client: FlatpeakClient, sandbox: FlatpeakSandbox, endpoint: str, body: str
+) -> None:
+    sandbox.fail_next(200, endpoint=endpoint, body=body)
+    calls = {
+        "state_read": lambda: client.get_device_state(DEFAULT_DEVICE_ID),
+        "location": lambda: client.get_location("loc_1"),
+        "vpp_participations": lambda: client.list_vpp_participations("dev_1"),
+        "prices": lambda: client.get_prices(
+            "loc_1", start=NOW, end=NOW + timedelta(hours=1)
+        ),
+        "schedules": lambda: client.find_schedule_by_duration(
+            "loc_1", start=NOW, end=NOW + timedelta(hours=1), duration_minutes=30
+        ),
+    }
+    with pytest.raises(FlatpeakResponseError):
+        await calls[endpoint]()

@@ -2,6 +2,7 @@
 
 import base64
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -11,11 +12,14 @@ import pytest
 from flatpeak_sandbox import (
     DEFAULT_DEVICE_ID,
     DEMO_DEVICES,
+    DEVICE_LOCATIONS,
     FlatpeakSandbox,
     SchemaError,
+    prices,
     validate_device_state,
 )
 from flatpeak_sandbox.__main__ import build_sandbox, parser
+from flatpeak_sandbox.reads import signed_power
 
 from .conftest import SandboxFactory
 
@@ -437,3 +441,582 @@ async def test_page_lists_devices_with_models(make_sandbox: SandboxFactory) -> N
     for device_id, fields in DEMO_DEVICES.items():
         assert f"<code>{device_id}</code>" in page
         assert f"{fields['manufacturer']} {fields['model']}" in page
+
+
+# --- the read endpoints ------------------------------------------------------------
+
+NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+HOME = "loc_demo_home"
+PRICES: dict[str, Any] = {
+    "location_id": HOME,
+    "start_time": "2026-11-28T09:30:00Z",
+    "end_time": "2026-11-29T09:30:00Z",
+}
+SCHEDULE: dict[str, Any] = {**PRICES, "segment": "LOW", "duration": 60}
+
+
+@pytest.fixture
+async def demo(socket_enabled: None) -> AsyncGenerator[FlatpeakSandbox]:
+    """The command line's sandbox (the default device and the demo batteries)."""
+    sandbox = build_sandbox(parser().parse_args(["--port", "0"]))
+    await sandbox.start()
+    sandbox.reads.utcnow = lambda: NOW
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def demo_http(demo: FlatpeakSandbox) -> AsyncGenerator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=demo.url) as session:
+        yield session
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    body: Any = None,
+    **params: str,
+) -> tuple[int, Any]:
+    async with http.request(
+        method, path, json=body, headers=headers, params=params or None
+    ) as response:
+        return response.status, await response.json()
+
+
+def test_demo_batteries_have_locations_two_share_one() -> None:
+    devices = build_sandbox(parser().parse_args([])).devices
+    assert {d: f["locations"] for d, f in devices.items()} == {
+        DEFAULT_DEVICE_ID: ["loc_sandbox0000000000000001"],
+        "dev_demo1": [HOME],
+        "dev_demo2": [HOME],
+        "dev_demo3": ["loc_demo_barn"],
+    }
+    assert DEVICE_LOCATIONS["dev_demo1"] == DEVICE_LOCATIONS["dev_demo2"] == HOME
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/devices/{DEFAULT_DEVICE_ID}/state"),
+        ("GET", f"/locations/{HOME}"),
+        ("GET", "/vpp-participations?device_id=dev_demo1"),
+        ("POST", "/prices"),
+        ("POST", f"/prices/{HOME}"),
+        ("POST", "/schedules/duration"),
+    ],
+)
+async def test_read_endpoints_need_a_token(
+    demo_http: aiohttp.ClientSession, method: str, path: str
+) -> None:
+    status, body = await call(demo_http, {"Authorization": "Bearer x"}, method, path)
+    assert (status, body["code"]) == (401, "unauthorized")
+
+
+async def test_location_lists_its_devices_and_tariffs(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    status, home = await call(demo_http, headers, "GET", f"/locations/{HOME}")
+    assert status == 200
+    assert home["devices"] == ["dev_demo1", "dev_demo2"]
+    assert (home["timezone"], home["currency_code"]) == ("Europe/London", "GBP")
+    assert [(t["direction"], t["status"]) for t in home["tariff_elements"]] == [
+        ("IMPORT", "CONNECTED"),
+        ("EXPORT", "CONNECTED"),
+    ]
+    assert (await call(demo_http, headers, "GET", "/locations/loc_x"))[0] == 404
+
+
+async def test_device_state_read_back(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    path = "/devices/dev_demo1/state"
+    status, body = await call(demo_http, headers, "GET", path)
+    assert (status, body["code"]) == (404, "device_state_not_found")
+    sent = {**VALID, "energy_flow_direction": "EXPORT", "battery_power_kw": 3.4}
+    await put_state(
+        demo_http, headers, {**sent, "record_reference_id": "a"}, "dev_demo1"
+    )
+    later = {**VALID, "time": "2026-11-28T09:31:00Z", "backup_reserve_percent": 10}
+    _, record = await put_state(demo_http, headers, later, "dev_demo1")
+    # The same record again is not a new state.
+    await put_state(
+        demo_http, headers, {**sent, "record_reference_id": "a"}, "dev_demo1"
+    )
+    status, body = await call(demo_http, headers, "GET", path)
+    assert status == 200
+    assert body == {
+        "id": record["id"],
+        "object": "device_state",
+        "account_id": demo.account_id,
+        "location_id": HOME,
+        "time_created": record["time_created"],
+        "time": "2026-11-28T09:31:00Z",
+        "state_of_charge_percent": 42.5,
+        "target_state_of_charge_percent": 80,
+        "backup_reserve_percent": 10,
+    }
+    await click(demo_http, {"unknown_device": "on"})
+    assert (await call(demo_http, headers, "GET", path))[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "signed"),
+    [
+        ({"battery_power_kw": 3.4, "energy_flow_direction": "IMPORT"}, 3.4),
+        ({"battery_power_kw": 3.4, "energy_flow_direction": "EXPORT"}, -3.4),
+        ({"battery_power_kw": -3.4, "energy_flow_direction": "IMPORT"}, 3.4),
+        ({"battery_power_kw": -1.5}, -1.5),
+        ({"battery_power_kw": 0, "energy_flow_direction": "EXPORT"}, 0),
+        ({"energy_flow_direction": "EXPORT"}, None),
+    ],
+)
+def test_signed_power_positive_is_charging(
+    body: dict[str, Any], signed: float | None
+) -> None:
+    assert signed_power(body) == signed
+
+
+PRICE_ERRORS = [
+    ({"colour": "blue"}, 400, "unknown_field"),
+    ({"location_id": None}, 400, "invalid_type"),
+    ({"end_time": "tomorrow"}, 400, "invalid_time"),
+    ({"tariff_direction": "import"}, 400, "invalid_enum"),
+    ({"start_time": "2026-11-29T09:30:00Z"}, 422, "invalid_time_range"),
+    ({"end_time": "2027-02-26T09:30:01Z"}, 422, "time_range_too_long"),
+    ({"location_id": "loc_x"}, 404, "not_found"),
+    ({"device_id": "dev_demo3"}, 422, "device_location_mismatch"),
+    ({"device_id": "dev_x"}, 404, "not_found"),
+    ({"tariff_direction": "LOCAL"}, 422, "no_tariff_connected"),
+]
+
+
+@pytest.mark.parametrize(("change", "status", "code"), PRICE_ERRORS)
+async def test_price_requests_checked(
+    demo_http: aiohttp.ClientSession,
+    demo: FlatpeakSandbox,
+    change: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {**PRICES, **change}
+    got, answer = await call(demo_http, headers, "POST", "/prices", body)
+    assert (got, answer["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 400, "missing_field"),
+        ({"end_time": PRICES["end_time"], "location_id": HOME}, 400, "unknown_field"),
+        (
+            {"end_time": PRICES["end_time"], "device_id": "dev_demo1"},
+            400,
+            "unknown_field",
+        ),
+        ("[]", 400, "invalid_body"),
+    ],
+)
+async def test_price_path_variant_checked(
+    demo_http: aiohttp.ClientSession,
+    demo: FlatpeakSandbox,
+    body: Any,
+    status: int,
+    code: str,
+) -> None:
+    headers = await bearer(demo_http, demo)
+    got, answer = await call(demo_http, headers, "POST", f"/prices/{HOME}", body)
+    assert (got, answer["code"]) == (status, code)
+
+
+async def test_price_body_needs_location_and_end(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    for missing in ("location_id", "end_time"):
+        body = {k: v for k, v in PRICES.items() if k != missing}
+        got, answer = await call(demo_http, headers, "POST", "/prices", body)
+        assert (got, answer["code"]) == (400, "missing_field")
+
+
+async def test_price_curve(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {**PRICES, "end_time": "2026-11-30T10:30:00+01:00", "device_id": "dev_demo2"}
+    status, answer = await call(demo_http, headers, "POST", "/prices", body)
+    assert status == 200
+    assert answer["device_id"] == "dev_demo2"
+    assert answer["tariff_direction"] == "IMPORT"  # the default
+    assert answer["id"].startswith("prs_")
+    slots = answer["data"]
+    # Times come in the offset of the request's end_time.
+    assert slots[0]["valid_from"] == "2026-11-28T10:30:00+01:00"
+    assert slots[-1]["valid_to"] == "2026-11-30T10:30:00+01:00"
+    starts = [datetime.fromisoformat(s["valid_from"]) for s in slots]
+    ends = [datetime.fromisoformat(s["valid_to"]) for s in slots]
+    assert starts[1:] == ends[:-1]
+    assert all(moment.minute in (0, 30) for moment in starts[1:])
+    # Variable length: the night rate is one slot of five hours.
+    assert timedelta(hours=5) in {e - s for s, e in zip(starts, ends, strict=True)}
+    horizon = NOW + timedelta(hours=24)
+    assert {
+        s["price"]["confidence"]
+        for s, t in zip(slots, starts, strict=True)
+        if t < horizon
+    } == {1.0}
+    assert {
+        s["price"]["confidence"]
+        for s, t in zip(slots, starts, strict=True)
+        if t >= horizon
+    } == {0.8}
+    # Deterministic, and the same for every device of the location.
+    _, again = await call(
+        demo_http, headers, "POST", "/prices", {**body, "device_id": "dev_demo1"}
+    )
+    assert again["data"] == slots
+    assert again["last_updated"] == answer["last_updated"]
+
+
+def test_forecast_confidence_falls_with_distance() -> None:
+    days = (0, 1, 31, 61, 92, 200)
+    ahead = [prices.confidence(NOW + timedelta(days=d), NOW) for d in days]
+    assert ahead == [1.0, 0.8, 0.6, 0.4, 0.2, 0.2]
+    assert prices.confidence(NOW - timedelta(days=3), NOW) == 1.0
+
+
+async def test_price_path_variant_answers_the_older_shape(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {"end_time": PRICES["end_time"], "tariff_direction": "EXPORT"}
+    status, answer = await call(demo_http, headers, "POST", f"/prices/{HOME}", body)
+    assert status == 200
+    assert "device_id" not in answer
+    assert "tariff_direction" not in answer
+    assert answer["request"] == {
+        "start_time": "2026-11-28T09:30:00Z",  # "now" when start_time is left out
+        "end_time": PRICES["end_time"],
+        "tariff_direction": "EXPORT",
+    }
+    demo.reads.price_routes = {"body"}
+    assert (await call(demo_http, headers, "POST", f"/prices/{HOME}", body))[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"segment": None}, 400, "invalid_type"),
+        ({"segment": "CHEAP"}, 400, "invalid_enum"),
+        ({"duration": 60.5}, 400, "invalid_type"),
+        ({"duration": "60"}, 400, "invalid_type"),
+        ({"duration": 0}, 422, "out_of_range"),
+        ({"duration": 24 * 60 + 1}, 422, "duration_exceeds_window"),
+        ({"end_time": "2026-12-01T09:30:01Z"}, 422, "time_range_too_long"),
+        ({"limit": 1}, 400, "unknown_field"),
+        (
+            {"tariff_direction": "EXPORT", "device_id": "dev_demo3"},
+            422,
+            "device_location_mismatch",
+        ),
+    ],
+)
+async def test_schedule_requests_checked(
+    demo_http: aiohttp.ClientSession,
+    demo: FlatpeakSandbox,
+    change: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {**SCHEDULE, **change}
+    got, answer = await call(demo_http, headers, "POST", "/schedules/duration", body)
+    assert (got, answer["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    "required", ["location_id", "start_time", "end_time", "segment", "duration"]
+)
+async def test_schedule_required_fields(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox, required: str
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {k: v for k, v in SCHEDULE.items() if k != required}
+    got, answer = await call(demo_http, headers, "POST", "/schedules/duration", body)
+    assert (got, answer["code"]) == (400, "missing_field")
+
+
+@pytest.mark.parametrize("segment", ["LOW", "HIGH"])
+@pytest.mark.parametrize("duration", [30, 45, 200, 24 * 60])
+async def test_schedule_picks_from_the_price_curve(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox, segment: str, duration: int
+) -> None:
+    headers = await bearer(demo_http, demo)
+    body = {
+        **SCHEDULE,
+        "segment": segment,
+        "duration": duration,
+        "device_id": "dev_demo1",
+    }
+    status, answer = await call(demo_http, headers, "POST", "/schedules/duration", body)
+    assert status == 200
+    assert answer["object"] == "schedule_duration"
+    _, curve = await call(demo_http, headers, "POST", "/prices", PRICES)
+    values = sorted(s["price"]["value"] for s in curve["data"])
+    picked = [
+        (
+            datetime.fromisoformat(s["start_time"]),
+            datetime.fromisoformat(s["end_time"]),
+            s["price"]["value"],
+        )
+        for s in answer["data"]
+    ]
+    assert sum((e - s for s, e, _ in picked), timedelta()) == timedelta(
+        minutes=duration
+    )
+    assert all(not s["vpp_event"] for s in answer["data"])
+    # No price left out is better than one picked.
+    chosen = {v for _, _, v in picked}
+    left = [v for v in values if v not in chosen]
+    if segment == "LOW":
+        assert not left or max(chosen) <= min(left)
+    else:
+        assert not left or min(chosen) >= max(left)
+
+
+async def test_vpp_participations_listing(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    older = [demo.reads.vpp.add_older("dev_demo1")["id"] for _ in range(3)]
+    status, page = await call(
+        demo_http,
+        headers,
+        "GET",
+        "/vpp-participations",
+        device_id="dev_demo1",
+        limit="2",
+    )
+    assert status == 200
+    assert (page["object"], page["url"], page["has_more"]) == (
+        "list",
+        "/vpp-participations",
+        True,
+    )
+    current = page["data"][0]
+    assert [p["id"] for p in page["data"]] == [current["id"], older[0]]
+    assert current["current_state"] == "ACTIVE"
+    assert current["location_id"] == HOME
+    assert [e["status"] for e in current["participation_state"]][-1] == "IN_PROGRESS"
+    _, rest = await call(
+        demo_http,
+        headers,
+        "GET",
+        "/vpp-participations",
+        device_id="dev_demo1",
+        limit="2",
+        starting_after=older[0],
+    )
+    assert ([p["id"] for p in rest["data"]], rest["has_more"]) == (older[1:], False)
+    _, before = await call(
+        demo_http,
+        headers,
+        "GET",
+        "/vpp-participations",
+        device_id="dev_demo1",
+        limit="1",
+        ending_before=older[1],
+    )
+    assert ([p["id"] for p in before["data"]], before["has_more"]) == ([older[0]], True)
+    _, other = await call(
+        demo_http, headers, "GET", "/vpp-participations", device_id="dev_nobody"
+    )
+    assert other["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "missing_parameter"),
+        ({"device_id": "dev_demo1", "location_id": HOME}, "unknown_parameter"),
+        (
+            {"device_id": "dev_demo1", "starting_after": "a", "ending_before": "b"},
+            "invalid_request",
+        ),
+        ({"device_id": "dev_demo1", "limit": "0"}, "invalid_limit"),
+        ({"device_id": "dev_demo1", "limit": "many"}, "invalid_limit"),
+        ({"device_id": "dev_demo1", "starting_after": "vpo_x"}, "invalid_cursor"),
+    ],
+)
+async def test_vpp_participations_query_checked(
+    demo_http: aiohttp.ClientSession,
+    demo: FlatpeakSandbox,
+    params: dict[str, str],
+    code: str,
+) -> None:
+    headers = await bearer(demo_http, demo)
+    status, answer = await call(
+        demo_http, headers, "GET", "/vpp-participations", **params
+    )
+    assert (status, answer["code"]) == (400, code)
+
+
+async def test_read_controls_over_http(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+
+    async def control(data: dict[str, Any]) -> int:
+        async with demo_http.post("/_sandbox/faults", json=data) as response:
+            return response.status
+
+    async def participation(device_id: str) -> dict[str, Any] | None:
+        _, page = await call(
+            demo_http, headers, "GET", "/vpp-participations", device_id=device_id
+        )
+        return page["data"][0] if page["data"] else None
+
+    assert (
+        await control(
+            {
+                "participation": "suspended",
+                "reason": "OPERATOR_REQUEST",
+                "device_id": "dev_demo1",
+            }
+        )
+        == 200
+    )
+    assert await control({"telemetry_active": False}) == 200
+    suspended = await participation("dev_demo1")
+    assert suspended is not None
+    assert (suspended["current_state"], suspended["suspension_reasons"]) == (
+        "SUSPENDED",
+        ["OPERATOR_REQUEST"],
+    )
+    assert (suspended["control_active"], suspended["telemetry_active"]) == (
+        False,
+        False,
+    )
+    in_progress = [
+        e for e in suspended["participation_state"] if e["status"] == "IN_PROGRESS"
+    ]
+    assert [(e["state"], e["suspension_reasons"]) for e in in_progress] == [
+        ("SUSPENDED", ["OPERATOR_REQUEST"])
+    ]
+    other = await participation("dev_demo2")
+    assert other is not None
+    assert other["current_state"] == "ACTIVE"
+    assert await control({"participation": "none"}) == 200  # every device
+    assert await participation("dev_demo1") is None
+    assert await control({"tariff": "no_price_data", "direction": "EXPORT"}) == 200
+    status, answer = await call(
+        demo_http, headers, "POST", "/prices", {**PRICES, "tariff_direction": "EXPORT"}
+    )
+    assert (status, answer["code"]) == (422, "no_price_data")
+    assert await control({"tariff": "pending"}) == 200  # import and export
+    assert demo.reads.tariffs == {
+        "IMPORT": "pending",
+        "EXPORT": "pending",
+        "LOCAL": "not_connected",
+    }
+    for bad in (
+        {"tariff": "maybe"},
+        {"tariff": "connected", "direction": "SIDEWAYS"},
+        {"participation": "paused"},
+        {"participation": "suspended", "reason": "BORED"},
+    ):
+        assert await control(bad) == 400
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "path", "body"),
+    [
+        ("state_read", "GET", f"/devices/{DEFAULT_DEVICE_ID}/state", None),
+        ("location", "GET", f"/locations/{HOME}", None),
+        ("vpp_participations", "GET", "/vpp-participations?device_id=dev_demo1", None),
+        ("prices", "POST", "/prices", PRICES),
+        ("prices", "POST", f"/prices/{HOME}", {"end_time": PRICES["end_time"]}),
+        ("schedules", "POST", "/schedules/duration", SCHEDULE),
+    ],
+)
+async def test_faults_target_each_read_endpoint(
+    demo_http: aiohttp.ClientSession,
+    demo: FlatpeakSandbox,
+    endpoint: str,
+    method: str,
+    path: str,
+    body: Any,
+) -> None:
+    headers = await bearer(demo_http, demo)
+    await put_state(demo_http, headers, VALID)
+    for other in (
+        "state",
+        "state_read",
+        "location",
+        "vpp_participations",
+        "prices",
+        "schedules",
+    ):
+        if other != endpoint:
+            demo.fail_next(500, endpoint=other)
+    demo.fail_next(503, endpoint=endpoint, retry_after="7")
+    status, answer = await call(demo_http, headers, method, path, body)
+    assert (status, answer["type"]) == (503, "api_error")
+    assert (await call(demo_http, headers, method, path, body))[0] == 200
+    assert [r.status for r in demo.requests_to(endpoint)] == [503, 200]
+
+
+async def test_page_has_the_read_controls(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    forms = await page_forms(demo_http)
+    for direction in ("IMPORT", "EXPORT"):
+        for state in ("connected", "not_connected", "pending", "no_price_data"):
+            assert {"tariff": state, "direction": direction} in forms
+    assert {"participation": "active"} in forms
+    assert {"participation": "none"} in forms
+    assert {"participation": "suspended", "reason": "AWAITING_TELEMETRY"} in forms
+    assert {"telemetry_active": "on"} in forms
+    assert {"telemetry_active": "off"} in forms
+    async with demo_http.get("/_sandbox") as response:
+        page = await response.text()
+    assert f"<code>{HOME}</code>" in page
+
+
+async def test_page_read_controls_take_effect(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+    await click(demo_http, {"tariff": "not_connected", "direction": "IMPORT"})
+    status, answer = await call(demo_http, headers, "POST", "/prices", PRICES)
+    assert (status, answer["code"]) == (422, "no_tariff_connected")
+    _, home = await call(demo_http, headers, "GET", f"/locations/{HOME}")
+    assert [t["direction"] for t in home["tariff_elements"]] == ["EXPORT"]
+    await click(demo_http, {"tariff": "connected", "direction": "IMPORT"})
+    assert (await call(demo_http, headers, "POST", "/prices", PRICES))[0] == 200
+    await click(demo_http, {"participation": "suspended", "reason": "CUSTOMER_REQUEST"})
+    await click(demo_http, {"telemetry_active": "off"})
+    async with demo_http.get("/_sandbox") as response:
+        assert "suspended (CUSTOMER_REQUEST)" in await response.text()
+    _, page = await call(
+        demo_http, headers, "GET", "/vpp-participations", device_id="dev_demo3"
+    )
+    (only,) = page["data"]
+    assert (
+        only["current_state"],
+        only["suspension_reasons"],
+        only["telemetry_active"],
+    ) == (
+        "SUSPENDED",
+        ["CUSTOMER_REQUEST"],
+        False,
+    )
+    await click(demo_http, {"participation": "none"})
+    _, page = await call(
+        demo_http, headers, "GET", "/vpp-participations", device_id="dev_demo3"
+    )
+    assert page["data"] == []

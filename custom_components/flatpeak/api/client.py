@@ -22,12 +22,16 @@ from .exceptions import (
     FlatpeakRetryableError,
     FlatpeakTimeoutError,
 )
-from .models import Device, DeviceState, DeviceStateRecord, Token, parse_time
+from .fields import parse_time
+from .models import Device, DeviceState, DeviceStateRecord, Token
+from .reads import ReadEndpoints
 from .responses import decode_json, decode_json_object, error_from_response
 from .urls import api_url_is_safe, join_path
 
 __version__ = "0.2.0"
 
+# The API version the client is written for, sent as ``Flatpeak-Version``.
+API_VERSION = "2026-08-01.busbar"
 DEFAULT_BASE_URL = "https://api.flatpeak.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_TOKEN_LIFETIME = 3600.0
@@ -46,14 +50,18 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class FlatpeakClient:
+class FlatpeakClient(ReadEndpoints):
     """Talks to the Flatpeak API with a cached bearer token.
+
+    Every request, the token's included, pins the API version with
+    ``Flatpeak-Version: API_VERSION`` (``api_version=None`` sends none: the
+    account's default version answers). The read endpoints are in ``reads``.
 
     The caller owns the ``aiohttp.ClientSession``. The secret key and the token
     never appear in a log line, a ``repr`` or an exception. Every failure is a
     ``FlatpeakError`` (see ``responses`` for which one); the only other
-    exception is ``ValueError`` for an ID that is not a single path segment,
-    raised before anything is sent.
+    exception is ``ValueError`` for an ID that is not a single path segment
+    (or a read's argument the API would refuse), raised before anything is sent.
 
     ``clock`` (monotonic seconds) times the token's life; ``utcnow`` (aware
     wall-clock time) reads ``expires_at`` and HTTP-date ``Retry-After`` values.
@@ -70,6 +78,7 @@ class FlatpeakClient:
         user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.monotonic,
         utcnow: Callable[[], datetime] = _utcnow,
+        api_version: str | None = API_VERSION,
     ) -> None:
         """Initialise the client; nothing is sent until a method is called.
 
@@ -85,6 +94,7 @@ class FlatpeakClient:
         self._base_url = URL(base_url.rstrip("/") + "/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._user_agent = user_agent
+        self._api_version = api_version
         self._clock = clock
         self._utcnow = utcnow
         self._token: Token | None = None
@@ -107,13 +117,7 @@ class FlatpeakClient:
     async def get_device(self, device_id: str) -> Device:
         """Return the device ``device_id`` (``GET /devices/{device_id}``)."""
         url = join_path(self._base_url, "devices", device_id)
-        body = await self._authorized("GET", url)
-        try:
-            return Device.from_json(decode_json_object(body))
-        except (TypeError, ValueError) as err:
-            raise FlatpeakResponseError(
-                f"Unexpected device response from the Flatpeak API: {err}"
-            ) from None
+        return await self._fetch("device", Device.from_json, "GET", url)
 
     async def submit_device_state(
         self, device_id: str, state: DeviceState
@@ -231,6 +235,8 @@ class FlatpeakClient:
             "Accept": "application/json",
             "Authorization": authorization,
         }
+        if self._api_version is not None:
+            headers["Flatpeak-Version"] = self._api_version
         _LOGGER.debug("%s %s", method, url.raw_path)
         status: int | None = None
         retry_after: str | None = None

@@ -86,3 +86,22 @@ class FlatpeakRateLimitError(FlatpeakRetryableError):
 
 class FlatpeakServerError(FlatpeakRetryableError):
     """The API failed (5xx) or is down for maintenance (503)."""
+
+
+class FlatpeakPriceUnavailableError(FlatpeakRetryableError):
+    """Flatpeak has no price for this location and direction yet (422).
+
+    ``code`` says why: ``no_tariff_connected`` (no tariff for that location
+    and direction), ``pending_connect`` (the tariff is still being connected)
+    or ``no_price_data`` (the tariff's data is missing). An outcome of the
+    read, not a verdict on a record; Flatpeak asks for no retry sooner than
+    ``retry_after`` (15 minutes).
+    """
+
+
+class FlatpeakApiVersionError(FlatpeakError):
+    """The account refuses the pinned ``Flatpeak-Version`` (422).
+
+    ``api_version_not_supported``: the account's default version is newer
+    than the one the client pins. Not a verdict on the request body.
+    """

@@ -9,12 +9,15 @@ from enum import StrEnum
 import math
 from typing import Any, Self
 
+from .fields import objects, optional_str, parse_time, strings
+
 PERCENT_FIELDS = (
     "state_of_charge_percent",
     "target_state_of_charge_percent",
     "backup_reserve_percent",
 )
 NON_NEGATIVE_FIELDS = ("battery_power_kw", "energy_remaining_kwh")
+NUMBER_FIELDS = PERCENT_FIELDS + NON_NEGATIVE_FIELDS
 
 
 class EnergyFlowDirection(StrEnum):
@@ -35,22 +38,17 @@ def format_time(value: datetime) -> str:
     return text + "Z"
 
 
-def parse_time(value: Any) -> datetime:
-    """Parse an RFC 3339 timestamp into an aware datetime."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected an RFC 3339 string, got {type(value).__name__}")
-    parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp has no UTC offset")
-    return parsed
-
-
-def _number(name: str, value: Any) -> float:
+def number_problem(name: str, value: Any) -> str | None:
+    """Return why the API would refuse ``value`` for the number field ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number")
+        return f"{name} must be a number"
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite")
-    return float(value)
+        return f"{name} must be finite"
+    if name in PERCENT_FIELDS and not 0 <= value <= 100:
+        return f"{name} must be between 0 and 100"
+    if name in NON_NEGATIVE_FIELDS and value < 0:
+        return f"{name} must not be negative"
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,14 +72,10 @@ class DeviceState:
         """Refuse values the API would reject."""
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError("time must be timezone-aware")
-        for name in PERCENT_FIELDS:
+        for name in NUMBER_FIELDS:
             value = getattr(self, name)
-            if value is not None and not 0 <= _number(name, value) <= 100:
-                raise ValueError(f"{name} must be between 0 and 100")
-        for name in NON_NEGATIVE_FIELDS:
-            value = getattr(self, name)
-            if value is not None and _number(name, value) < 0:
-                raise ValueError(f"{name} must not be negative")
+            if value is not None and (problem := number_problem(name, value)):
+                raise ValueError(problem)
         if self.energy_flow_direction is not None and not isinstance(
             self.energy_flow_direction, EnergyFlowDirection
         ):
@@ -168,21 +162,21 @@ class DeviceStateRecord:
         except (TypeError, ValueError):
             time_created = now
         return cls(
-            id=_optional_str(fields, "id"),
-            device_id=_optional_str(fields, "device_id") or device_id,
-            account_id=_optional_str(fields, "account_id"),
+            id=optional_str(fields, "id"),
+            device_id=optional_str(fields, "device_id") or device_id,
+            account_id=optional_str(fields, "account_id"),
             time_created=time_created,
         )
 
 
-def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) and value else None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Device:
-    """A Flatpeak device (only the fields the integration uses)."""
+    """A Flatpeak device (only the fields the integration uses).
+
+    ``locations`` are the IDs of the locations the device may be at, in the
+    API's order (busbar's ``locations``; for the shape that has ``tariffs[]``
+    instead, the distinct ``tariffs[].location_id``).
+    """
 
     id: str
     reference_id: str | None = None
@@ -190,6 +184,7 @@ class Device:
     manufacturer: str | None = None
     model: str | None = None
     live_mode: bool | None = None
+    locations: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -207,17 +202,24 @@ class Device:
         """Parse a device; only ``id`` is required, the rest is tolerated."""
         if not isinstance(data.get("id"), str):
             raise TypeError("device has no id")
-        model = _optional_str(data, "model") or _optional_str(data, "model_name")
+        model = optional_str(data, "model") or optional_str(data, "model_name")
         live_mode = data.get("live_mode")
         return cls(
             id=data["id"],
-            reference_id=_optional_str(data, "reference_id"),
-            type=_optional_str(data, "type"),
-            manufacturer=_optional_str(data, "manufacturer"),
+            reference_id=optional_str(data, "reference_id"),
+            type=optional_str(data, "type"),
+            manufacturer=optional_str(data, "manufacturer"),
             model=model,
             live_mode=live_mode if isinstance(live_mode, bool) else None,
+            locations=strings(data, "locations") or _tariff_locations(data),
             raw=dict(data),
         )
+
+
+def _tariff_locations(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the distinct locations of a device's ``tariffs[]``, in order."""
+    found = (optional_str(tariff, "location_id") for tariff in objects(data, "tariffs"))
+    return tuple(dict.fromkeys(location for location in found if location))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,10 @@ Which exception an answer becomes is decided here, in one place:
 - ``PUT``/``GET /devices/{id}…``: 400/422 reject the request for good
   (``FlatpeakValidationError``), 404 means the device does not exist
   (``FlatpeakNotFoundError``), 401 a refused token.
+- Any endpoint: a 422 whose ``code`` says that no price is available
+  (``PRICE_UNAVAILABLE_CODES``) is ``FlatpeakPriceUnavailableError``, and
+  ``api_version_not_supported`` is ``FlatpeakApiVersionError``: neither is a
+  verdict on the request, so neither is ``FlatpeakValidationError``.
 - ``POST /auth/tokens`` never rejects a record: 401/403 are refused
   credentials, 404 means the URL is not Flatpeak's API
   (``FlatpeakApiUrlError``), anything else is retryable.
@@ -24,9 +28,11 @@ from typing import Any
 
 from .exceptions import (
     FlatpeakApiUrlError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakError,
     FlatpeakNotFoundError,
+    FlatpeakPriceUnavailableError,
     FlatpeakRateLimitError,
     FlatpeakRetryableError,
     FlatpeakServerError,
@@ -39,6 +45,14 @@ MAX_RETRY_AFTER = 3600.0
 MAX_MESSAGE_LENGTH = 300
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+
+# 422 codes meaning "no price for this location and direction (yet)".
+PRICE_UNAVAILABLE_CODES = frozenset(
+    {"no_tariff_connected", "pending_connect", "no_price_data"}
+)
+# Flatpeak asks not to retry those more often than this (seconds).
+PRICE_RETRY_INTERVAL = 900.0
+API_VERSION_NOT_SUPPORTED = "api_version_not_supported"
 
 
 def parse_retry_after(
@@ -112,6 +126,8 @@ def error_from_response(
 ) -> FlatpeakError:
     """Map a non-2xx answer and its error envelope to an exception."""
     code, message = _envelope(status, body)
+    if status == 422 and (outcome := _not_a_verdict(code, message)) is not None:
+        return outcome
     if status == 401 or (token_endpoint and status == 403):
         return FlatpeakAuthenticationError(message, code=code, status=status)
     if status == 429 or status >= 500:
@@ -130,3 +146,14 @@ def error_from_response(
     elif status in (400, 422):
         return FlatpeakValidationError(message, code=code, status=status)
     return FlatpeakRetryableError(message, code=code, status=status)
+
+
+def _not_a_verdict(code: str | None, message: str) -> FlatpeakError | None:
+    """Return the error for a 422 that does not reject the request, if it is one."""
+    if code in PRICE_UNAVAILABLE_CODES:
+        return FlatpeakPriceUnavailableError(
+            message, code=code, status=422, retry_after=PRICE_RETRY_INTERVAL
+        )
+    if code == API_VERSION_NOT_SUPPORTED:
+        return FlatpeakApiVersionError(message, code=code, status=422)
+    return None
