@@ -102,7 +102,8 @@ def _device(hass: HomeAssistant, call: ServiceCall) -> FlatpeakRuntimeData:
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_DEVICE
     ]
-    if (wanted := call.data.get(CONF_DEVICE)) is not None:
+    # Empty (a blueprint's device left empty) is the same as not given.
+    if wanted := call.data.get(CONF_DEVICE):
         devices = [
             (entry, subentry)
             for entry, subentry in devices
