@@ -10,7 +10,14 @@ import pytest
 
 from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
-from .conftest import Stack, credentials, entities_form, set_options, wait_for
+from .conftest import (
+    Stack,
+    credentials,
+    entities_form,
+    set_settings,
+    subentry_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +33,9 @@ MAPPING = {
     "energy_remaining_entity": ENERGY,
     "backup_reserve_percent": 20,
 }
-# The device is "Flatpeak battery" (test_browser deletes its own entry first).
-PREFIX = "flatpeak_battery"
+# The device is named from what Flatpeak says of it (test_browser deletes its
+# own account entry first).
+PREFIX = "sandbox_energy_sandbox_battery_10"
 
 
 def set_battery(
@@ -81,33 +89,27 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
     assert [field["name"] for field in flow["data_schema"]] == [
         "account_id",
         "secret_key",
-        "device_id",
         "advanced_options",
     ]
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        credentials(stack, DEFAULT_DEVICE_ID, "sk_test_wrong"),
-    )
+    url = f"/api/config/config_entries/flow/{flow['flow_id']}"
+    flow = stack.api("POST", url, credentials(stack, "sk_test_wrong"))
     assert flow["errors"] == {"secret_key": "invalid_auth"}
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        credentials(stack, DEFAULT_DEVICE_ID),
-    )
+    flow = stack.api("POST", url, credentials(stack))
+    assert flow["step_id"] == "device"
+    flow = stack.api("POST", url, {"device_id": "dev_unknown"})
+    assert flow["errors"] == {"device_id": "device_not_found"}
+    flow = stack.api("POST", url, {"device_id": DEFAULT_DEVICE_ID})
     flow = entities_form(stack, flow)
     assert flow["step_id"] == "battery"
-    flow = stack.api(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
-    )
+    flow = stack.api("POST", url, MAPPING)
     assert flow["type"] == "create_entry"
-    assert flow["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
+    assert flow["title"] == "Flatpeak acc_sandbox0000000000000000"
     entry_id = flow["result"]["entry_id"]
     # A short minimum gap so that the test's changes each make a snapshot.
-    set_options(
+    set_settings(
         stack,
         entry_id,
-        MAPPING,
+        subentry_of(stack, entry_id, DEFAULT_DEVICE_ID),
         {"submit_on_change": True, "min_interval": 1, "heartbeat_interval": 5},
     )
     wait_for(
@@ -144,9 +146,7 @@ def test_diagnostic_entities(stack: Stack) -> None:
 
 def test_action_with_response(stack: Stack) -> None:
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
-    [entry_id] = [
-        e["entry_id"] for e in entries if e["title"].endswith("(battery-0001)")
-    ]
+    [entry_id] = [e["entry_id"] for e in entries]
     answer = stack.api(
         "POST",
         "/api/services/flatpeak/submit_device_state?return_response",

@@ -93,7 +93,7 @@ async def test_setup_and_device(
     # Named like its subentry: what Flatpeak says of the device.
     assert device.name == DEVICE_TITLE
     assert device.serial_number == DEFAULT_DEVICE_ID
-    assert device.entry_type is dr.DeviceEntryType.SERVICE
+    assert device.entry_type is None  # a battery, not a service
     assert state_of(hass, "api_connection", "binary_sensor") == "on"
     assert state_of(hass, "queued_records") == "0"
 

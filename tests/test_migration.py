@@ -88,6 +88,7 @@ def register(hass: HomeAssistant, entry: MockConfigEntry, suffix: str = "") -> N
         identifiers={(DOMAIN, device_id)},
         name="Flatpeak battery",
         manufacturer="Flatpeak",
+        entry_type=dr.DeviceEntryType.SERVICE,
     )
     registry = er.async_get(hass)
     for key, platform in KEYS.items():
@@ -195,6 +196,9 @@ async def test_one_entry_becomes_an_account_with_one_device(
     }
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), old.entry_id)
     assert belongs_to(device, old.entry_id, old.entry_id)
+    # Named like its subentry now, and a device, not a service.
+    assert device.name == "Garage battery"
+    assert device.entry_type is None
     # The queued records are delivered once, oldest first, then the start snapshot.
     assert delivered(sandbox, DEFAULT_DEVICE_ID) == [41, 42, 55]
     assert sandbox.duplicates == 0

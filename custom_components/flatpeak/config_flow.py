@@ -28,6 +28,7 @@ from .flow_validation import (
     credentials_from_form,
     form_errors,
     id_errors,
+    opens_advanced,
     validate_credentials,
 )
 from .mapping_flow import BatteryMappingSteps
@@ -70,7 +71,7 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
         """Show the credentials form again with what was entered (see form values)."""
         schema = credentials_schema(
             secret_required=step_id == "user",
-            advanced_open=SECTION_ADVANCED in errors,
+            advanced_open=opens_advanced(errors),
         )
         return self.async_show_form(
             step_id=step_id,

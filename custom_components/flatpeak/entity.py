@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.const import EntityCategory
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -36,5 +36,6 @@ class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
             manufacturer="Flatpeak",
             model=device.model_name if device else None,
             serial_number=device_id,
-            entry_type=DeviceEntryType.SERVICE,
+            # A battery, not a service (0.2 registered it as one: cleared).
+            entry_type=None,
         )

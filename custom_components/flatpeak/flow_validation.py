@@ -93,6 +93,19 @@ def form_errors(errors: Mapping[str, str], fields: Any) -> dict[str, str]:
     return shown
 
 
+# Errors whose message asks to check the API URL: the section holding it opens.
+URL_BASE_ERRORS = frozenset({"cannot_connect", "timeout"})
+
+
+def opens_advanced(errors: Mapping[str, str]) -> bool:
+    """Return whether a credentials form with ``errors`` shows its API URL.
+
+    The URL's own errors sit on its section; "cannot connect" and "timeout"
+    ask to check the URL too, which must then be in sight.
+    """
+    return SECTION_ADVANCED in errors or errors.get("base") in URL_BASE_ERRORS
+
+
 def id_errors(data: Mapping[str, Any], *keys: str) -> dict[str, str]:
     """Return the errors of the IDs ``keys`` of ``data`` that are not Flatpeak IDs."""
     return {
