@@ -94,7 +94,7 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     # It says first what is broken, and with what.
     assert flow["description_placeholders"] == {
         "title": DEVICE_TITLE,
-        "problems": f"{POWER}: This entity does not exist.",
+        "problems": f"- {POWER}: This entity does not exist.",
     }
 
     # The user clears the missing power entity and submits the rest as shown.
@@ -227,7 +227,7 @@ async def test_disabled_entity_raises_the_mapping_issue_and_is_refused(
 
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
     assert flow["description_placeholders"]["problems"] == (
-        f"{POWER}: This entity is disabled: enable it or choose another one."
+        f"- {POWER}: This entity is disabled: enable it or choose another one."
     )
     flow = await fix(MAPPING, flow_id=flow["flow_id"])
     assert flow["errors"] == {CONF_POWER_ENTITY: "entity_disabled"}

@@ -151,13 +151,16 @@ class DeviceRepairFlow(_DeviceRepairFlowBase):
 
 
 async def async_problems_text(hass: HomeAssistant, options: Mapping[str, Any]) -> str:
-    """Return each broken mapped entity and what is wrong with it, translated."""
+    """Return each broken mapped entity and what is wrong with it, translated.
+
+    A Markdown list, one line per entity: "- sensor.x: This entity does not exist."
+    """
     problems = mapping_problems(hass, options)
     translations = await translation.async_get_translations(
         hass, hass.config.language, "config", [DOMAIN]
     )
-    return "; ".join(
-        f"{options[field]}: "
+    return "\n".join(
+        f"- {options[field]}: "
         + translations.get(f"component.{DOMAIN}.config.error.{problem}", problem)
         for field, problem in sorted(problems.items())
     )
