@@ -6,6 +6,7 @@ reconfigures the account and fixes a repair.
 """
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 import re
 import shutil
@@ -77,6 +78,10 @@ def login(browser: Browser, stack: Stack) -> Page:
     return page
 
 
+def is_state(stack: Stack, entity_id: str, expected: str) -> bool:
+    return state(stack, entity_id) == expected
+
+
 def state(stack: Stack, entity_id: str) -> str | None:
     try:
         answer: dict[str, Any] = stack.api("GET", f"/api/states/{entity_id}")
@@ -102,8 +107,7 @@ def test_two_batteries_of_one_account_in_the_browser(
     # Two devices with distinct names and entity IDs, in one account entry.
     for prefix in (FIRST, SECOND):
         wait_for(
-            lambda prefix=prefix: state(stack, f"sensor.{prefix}_submission_status")
-            == "ok",
+            partial(is_state, stack, f"sensor.{prefix}_submission_status", "ok"),
             what=f"the device {prefix}",
         )
         assert (
