@@ -145,19 +145,22 @@ async def test_a_backlog_shows_after_the_flush_delay(
     assert state_of(hass, "queued_records") == "1"
     await sandbox.start()
     await advance(hass, freezer, 600)
+    await advance(hass, freezer, 1)  # the entities' second
     assert state_of(hass, "queued_records") == "0"
 
 
+@pytest.mark.usefixtures("at_start")
 async def test_counters_restored_before_the_entities_first_write(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Home Assistant starts with one rejection counted: Rejected records
     shows 1 from its first write on, never 0 (a counter reset to statistics)."""
     sandbox.fail_next(422, endpoint="state")
     await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=False)
-    await settle(hass)
+    await advance(hass, freezer, 1)
     assert state_of(hass, "rejected_records") == "1"
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await settle(hass)
@@ -196,6 +199,7 @@ async def test_last_error_returns_to_none_once_a_record_is_accepted(
     assert state_of(hass, "last_error") == "cannot_connect"
     await sandbox.start()
     await advance(hass, freezer, 600)
+    await advance(hass, freezer, 1)  # the entities' second
     assert len(sandbox.states()) >= 1
     assert state_of(hass, "last_error") == "none"
     attributes = hass.states.get(entity_id(hass, "last_error")).attributes
