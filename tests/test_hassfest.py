@@ -144,7 +144,12 @@ def test_exceptions_and_issues_translated() -> None:
         if name not in ("sensor.py", "binary_sensor.py", "button.py")
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
-    used |= _keys(r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"', "readings.py")
+    used |= _keys(
+        r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"',
+        "readings.py",
+        "mapping.py",
+        "scheduler.py",
+    )
     used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py")
     used.discard("battery_power_sign")  # a selector, checked below
     assert used

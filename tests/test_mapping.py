@@ -1,19 +1,23 @@
 """From entity states to a device state: units, sign conventions, bad input."""
 
 from datetime import UTC, datetime, timedelta
+import math
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import PowerConverter
 import pytest
 
 from custom_components.flatpeak.api import EnergyFlowDirection
+from custom_components.flatpeak.batteries import Battery
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
 from custom_components.flatpeak.mapping import (
     BatteryMapping,
     build_device_state,
     with_reference_id,
 )
-from custom_components.flatpeak.readings import SnapshotError
+from custom_components.flatpeak.readings import SnapshotError, read_power_kw
 
 from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
 
@@ -274,3 +278,106 @@ def test_entity_ids_without_duplicates() -> None:
         soc_entity=SOC, target_soc_entity=SOC, reserve_entity=RESERVE
     )
     assert mapping.entity_ids == [SOC, RESERVE]
+
+
+@pytest.mark.parametrize(
+    ("power", "unit", "energy", "energy_unit"),
+    [("1e306", "MW", "1e306", "MWh"), ("-1e308", "MW", "1e308", "MWh")],
+)
+def test_a_conversion_that_overflows_is_left_out(
+    hass: HomeAssistant, power: str, unit: str, energy: str, energy_unit: str
+) -> None:
+    set_battery(
+        hass, power=power, power_unit=unit, energy=energy, energy_unit=energy_unit
+    )
+    body = build_device_state(hass, MAPPING, WHEN).to_json()
+    assert "battery_power_kw" not in body
+    assert "energy_flow_direction" not in body
+    assert "energy_remaining_kwh" not in body
+
+
+def test_a_conversion_that_overflows_names_the_entity(hass: HomeAssistant) -> None:
+    """Reading the power alone (the action's view) says which entity and unit."""
+    set_battery(hass, power="1e306", power_unit="MW")
+    with pytest.raises(SnapshotError) as err:
+        read_power_kw(hass, POWER)
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.translation_placeholders == {
+        "entity_id": POWER,
+        "value": "1e+306 MW",
+    }
+
+
+def test_a_fixed_target_out_of_range_is_named(hass: HomeAssistant) -> None:
+    """An options file edited by hand: the fixed target is named, nothing raises."""
+    set_battery(hass)
+    mapping = BatteryMapping(soc_entity=SOC, target_soc_percent=150)
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, mapping, WHEN)
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_placeholders == {
+        "entity_id": "target_state_of_charge_percent",
+        "value": "150",
+    }
+
+
+def test_nothing_but_a_snapshot_error_leaves_the_builder(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug (here a time without a zone) is a SnapshotError, its trace logged."""
+    set_battery(hass)
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, MAPPING, WHEN, {"time": datetime(2026, 11, 28)})
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_key == "snapshot_failed"
+    assert err.value.entity_id == ", ".join(MAPPING.entity_ids)
+    assert "Snapshot not taken" in caplog.text
+
+
+def test_an_unexpected_error_while_reading_names_the_entity(
+    hass: HomeAssistant,
+) -> None:
+    """A converter that raises (a bug) is ``out_of_range`` of the entity read."""
+    set_battery(hass, power=1500, power_unit="W")
+    with (
+        patch.object(PowerConverter, "convert", side_effect=ZeroDivisionError),
+        pytest.raises(SnapshotError) as err,
+    ):
+        read_power_kw(hass, POWER)
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.translation_placeholders == {"entity_id": POWER, "value": "1500"}
+
+
+def test_a_weighted_state_of_charge_that_is_no_number_names_every_battery(
+    hass: HomeAssistant,
+) -> None:
+    """Capacities no battery has (an edited options file): the weights overflow."""
+    set_battery(hass)
+    hass.states.async_set("sensor.garage_soc", "30", {"unit_of_measurement": "%"})
+    mapping = BatteryMapping(
+        soc_entity=SOC,
+        target_soc_percent=80,
+        capacity_kwh=1e308,
+        more_batteries=(Battery(soc_entity="sensor.garage_soc", capacity_kwh=1e308),),
+    )
+    with pytest.raises(SnapshotError) as err:
+        build_device_state(hass, mapping, WHEN)
+    assert err.value.status is SubmissionStatus.INVALID_DATA
+    assert err.value.translation_key == "out_of_range"
+    assert err.value.entity_id == f"{SOC}, sensor.garage_soc"
+
+
+def test_optional_values_the_api_would_refuse_are_left_out(
+    hass: HomeAssistant,
+) -> None:
+    """The builder's own guarantee, whatever its caller validated."""
+    set_battery(hass)
+    overrides = {
+        "battery_power_kw": math.inf,
+        "energy_flow_direction": EnergyFlowDirection.EXPORT,
+        "energy_remaining_kwh": -1.0,
+        "backup_reserve_percent": math.nan,
+    }
+    body = build_device_state(hass, MAPPING, WHEN, overrides).to_json()
+    for name in (*overrides, "energy_flow_direction"):
+        assert name not in body

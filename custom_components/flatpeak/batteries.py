@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+import math
 from typing import Any, Final
 
 from .const import CONF_ENERGY_ENTITY, CONF_POWER_ENTITY, CONF_SOC_ENTITY
@@ -130,7 +131,7 @@ def summed_power_kw(
     """Return the signed sum of every battery's power in kW.
 
     None unless every battery has a power entity that can be read: a partial
-    sum would be a wrong figure.
+    sum would be a wrong figure; nor is a sum that overflows a figure.
     """
     total = 0.0
     for battery in batteries:
@@ -139,7 +140,7 @@ def summed_power_kw(
         if (kw := read_kw(battery.power_entity)) is None:
             return None
         total += kw
-    return round(total, _DECIMALS)
+    return _finite(total)
 
 
 def summed_energy_kwh(
@@ -153,7 +154,7 @@ def summed_energy_kwh(
 
     A battery without an energy entity counts capacity x state of charge when
     ``estimate`` is on and its capacity is known; otherwise (or when a value
-    cannot be read) there is no sum.
+    cannot be read, or the sum overflows) there is no sum.
     """
     total = 0.0
     for battery, soc in zip(batteries, socs, strict=True):
@@ -166,4 +167,9 @@ def summed_energy_kwh(
         if kwh is None:
             return None
         total += kwh
-    return round(total, _DECIMALS)
+    return _finite(total)
+
+
+def _finite(total: float) -> float | None:
+    """Return a sum rounded, or None when it is not finite."""
+    return round(total, _DECIMALS) if math.isfinite(total) else None

@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, EnergyFlowDirection
+from .api.models import NUMBER_FIELDS, number_problem
 from .batteries import (
     CONF_ESTIMATE_ENERGY,
     CONF_MAPPING_SOURCE,
@@ -29,9 +30,17 @@ from .const import (
     CONF_RESERVE_PERCENT,
     CONF_TARGET_SOC_ENTITY,
     CONF_TARGET_SOC_PERCENT,
+    LOGGER,
     PowerSign,
+    SubmissionStatus,
 )
-from .readings import read_energy, read_optional, read_percent, read_power_kw
+from .readings import (
+    SnapshotError,
+    read_energy,
+    read_optional,
+    read_percent,
+    read_power_kw,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +113,9 @@ def flow_direction(kw: float, sign: PowerSign) -> EnergyFlowDirection | None:
     return EnergyFlowDirection.EXPORT if discharging else EnergyFlowDirection.IMPORT
 
 
+REQUIRED_FIELDS = ("state_of_charge_percent", "target_state_of_charge_percent")
+
+
 def build_device_state(
     hass: HomeAssistant,
     mapping: BatteryMapping,
@@ -112,9 +124,36 @@ def build_device_state(
 ) -> DeviceState:
     """Take a snapshot of the mapped entities (``overrides`` win over them).
 
-    Raise ``SnapshotError`` when a required value cannot be read. ``when`` is
-    clamped to now: a state stamped in the future is sent as taken now.
+    Raise ``SnapshotError`` when a required value cannot be read, and nothing
+    else: whatever a state holds, the snapshot is taken or a ``SnapshotError``
+    says why not. An optional value the API would refuse (a sum that
+    overflows) is left out. ``when`` is clamped to now: a state stamped in the
+    future is sent as taken now.
     """
+    try:
+        values = _values(hass, mapping, when, overrides)
+        _check_numbers(values, mapping)
+        return DeviceState(**values)
+    except SnapshotError:
+        raise
+    except (ArithmeticError, TypeError, ValueError) as err:
+        # A bug, not a state: keep the trace, and the snapshot path alive.
+        LOGGER.warning("Snapshot not taken: %s", err, exc_info=True)
+        raise SnapshotError(
+            SubmissionStatus.INVALID_DATA,
+            "snapshot_failed",
+            entity_id=", ".join(mapping.entity_ids),
+            reason=str(err)[:100],
+        ) from err
+
+
+def _values(
+    hass: HomeAssistant,
+    mapping: BatteryMapping,
+    when: datetime,
+    overrides: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Return the snapshot's fields; a field that is None is left out."""
     values: dict[str, Any] = dict(overrides or {})
     values["time"] = min(values.get("time", when), dt_util.utcnow())
 
@@ -153,7 +192,38 @@ def build_device_state(
             values.setdefault(
                 "energy_flow_direction", flow_direction(kw, mapping.power_sign)
             )
-    return DeviceState(**{k: v for k, v in values.items() if v is not None})
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _check_numbers(values: dict[str, Any], mapping: BatteryMapping) -> None:
+    """Leave out an optional number the API would refuse; refuse a required one.
+
+    A zero is sent as ``0``, never ``-0.0``; a power left out takes its
+    direction with it.
+    """
+    for name in NUMBER_FIELDS:
+        if (value := values.get(name)) is None:
+            continue
+        if number_problem(name, value) is None:
+            values[name] = value + 0  # -0.0 + 0 is 0.0
+        elif name in REQUIRED_FIELDS:
+            raise SnapshotError(
+                SubmissionStatus.INVALID_DATA,
+                "out_of_range",
+                entity_id=", ".join(_sources(mapping, name)),
+                value=f"{value:g}",
+            )
+        else:
+            del values[name]
+            if name == "battery_power_kw":
+                values.pop("energy_flow_direction", None)
+
+
+def _sources(mapping: BatteryMapping, name: str) -> list[str]:
+    """Return the entities a required field is read from (its name: a fixed value)."""
+    if name == "state_of_charge_percent":
+        return [battery.soc_entity for battery in mapping.batteries]
+    return [mapping.target_soc_entity or name]
 
 
 def with_reference_id(device_id: str, state: DeviceState) -> DeviceState:

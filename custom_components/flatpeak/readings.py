@@ -1,8 +1,22 @@
-"""Reading the mapped entities' states: numbers in the right unit, or why not."""
+"""Reading the mapped entities' states: numbers in the right unit, or why not.
+
+What counts as a number is what Home Assistant itself counts: its sensor
+platform, the ``numeric_state`` condition, the template ``is_number`` test and
+the long-term statistics all use ``float()`` and refuse a non-finite result.
+So ``" 5 "``, ``"1_000"`` and full-width digits (U+FF10-U+FF19, as an East
+Asian input method types them) are numbers, as Home Assistant's own graphs and
+automations take them; ``"0x10"``, ``"5,5"`` and ``""`` are not, nor are
+``"nan"``, ``"inf"`` and ``"1e400"``. A number that is no longer finite once
+converted (1e306 MW in kW) is out of range.
+
+Every reader raises ``SnapshotError`` and nothing else: an unexpected error
+while reading an entity becomes ``invalid_data`` naming that entity.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from functools import wraps
 import math
 from typing import Any
 
@@ -92,7 +106,12 @@ def entity_problem(hass: HomeAssistant, field: str, entity_id: str) -> str | Non
         unit = entry.unit_of_measurement
     else:
         return None
-    return None if unit in valid_units else error
+    return None if _known_unit(unit, valid_units) else error
+
+
+def _known_unit(unit: Any, valid_units: Collection[str | None]) -> bool:
+    """Return whether ``unit`` is one of ``valid_units`` (an attribute can be anything)."""
+    return isinstance(unit, str) and unit in valid_units
 
 
 def mapping_problems(hass: HomeAssistant, options: Mapping[str, Any]) -> dict[str, str]:
@@ -148,7 +167,7 @@ def _number_in(
             entity_id=entity_id,
             expected=expected,
         )
-    if unit not in valid_units:
+    if not _known_unit(unit, valid_units):
         raise SnapshotError(
             SubmissionStatus.INVALID_DATA,
             "unit_not_supported",
@@ -159,15 +178,39 @@ def _number_in(
     return value, unit
 
 
-def _out_of_range(entity_id: str, value: float) -> SnapshotError:
+def _out_of_range(entity_id: str, value: float | str) -> SnapshotError:
     return SnapshotError(
         SubmissionStatus.INVALID_DATA,
         "out_of_range",
         entity_id=entity_id,
-        value=f"{value:g}",
+        value=value[:32] if isinstance(value, str) else f"{value:g}",
     )
 
 
+type Reader = Callable[[HomeAssistant, str], float]
+
+
+def _reader(read: Reader) -> Reader:
+    """Let ``read`` raise ``SnapshotError`` only, naming the entity it reads.
+
+    A reader returns a finite number or raises ``SnapshotError``; anything
+    else it raises is a bug this turns into ``out_of_range``.
+    """
+
+    @wraps(read)
+    def guarded(hass: HomeAssistant, entity_id: str) -> float:
+        try:
+            return read(hass, entity_id)
+        except SnapshotError:
+            raise
+        except (ArithmeticError, TypeError, ValueError) as err:
+            state = hass.states.get(entity_id)
+            raise _out_of_range(entity_id, state.state if state else "") from err
+
+    return guarded
+
+
+@_reader
 def read_percent(hass: HomeAssistant, entity_id: str) -> float:
     """Read a percentage (0-100); a unit other than % is refused.
 
@@ -187,14 +230,19 @@ def _convert(
     target: str,
 ) -> float:
     value, unit = _number_in(hass, entity_id, converter.VALID_UNITS, target)
-    return round(converter.convert(value, unit, target), DECIMALS)
+    converted = converter.convert(value, unit, target)
+    if not math.isfinite(converted):
+        raise _out_of_range(entity_id, f"{value:g} {unit}")
+    return round(converted, DECIMALS)
 
 
+@_reader
 def read_power_kw(hass: HomeAssistant, entity_id: str) -> float:
     """Read a power in kW, with its sign."""
     return _convert(hass, entity_id, PowerConverter, UnitOfPower.KILO_WATT)
 
 
+@_reader
 def read_energy(hass: HomeAssistant, entity_id: str) -> float:
     """Read the energy remaining in kWh; a negative value is refused."""
     kwh = _convert(hass, entity_id, EnergyConverter, UnitOfEnergy.KILO_WATT_HOUR)
@@ -203,9 +251,9 @@ def read_energy(hass: HomeAssistant, entity_id: str) -> float:
     return kwh
 
 
-def read_optional(read: Any, *args: Any) -> Any:
+def read_optional(read: Reader, hass: HomeAssistant, entity_id: str) -> float | None:
     """Read an optional value; one that cannot be read is left out."""
     try:
-        return read(*args)
+        return read(hass, entity_id)
     except SnapshotError:
         return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 import math
 from typing import Any
@@ -24,7 +25,7 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord
-from .const import COALESCE_DELAY, LOGGER
+from .const import COALESCE_DELAY, LOGGER, SubmissionStatus
 from .issues import async_create_mapping_issue, async_delete_mapping_issue
 from .mapping import BatteryMapping, build_device_state, with_reference_id
 from .readings import SnapshotError, mapping_problems
@@ -101,17 +102,14 @@ class Scheduler:
     @callback
     def _try_start_snapshot(self) -> None:
         """Submit the current state at the entry's start, once it can be read."""
-        self.check_mapping()
-        try:
+        with self._trigger():
+            self.check_mapping()
             state = self._snapshot(dt_util.utcnow())
-        except SnapshotError as err:
-            self.sender.snapshot_failed(err)
-            return
-        self._start_snapshot = False
-        if _same_values(state, self.sender.outbox.newest):
-            # The change queued at the last unload holds these values already.
-            return
-        self.sender.enqueue(state)
+            self._start_snapshot = False
+            if _same_values(state, self.sender.outbox.newest):
+                # The change queued at the last unload holds these values already.
+                return
+            self.sender.enqueue(state)
 
     @callback
     def _on_state_change(self, event: Event[EventStateChangedData]) -> None:
@@ -177,16 +175,35 @@ class Scheduler:
 
     @callback
     def _queue_snapshot(self, when: datetime) -> None:
-        self.check_mapping()
-        try:
+        with self._trigger():
+            self.check_mapping()
             state = self._snapshot(when)
+            self._start_snapshot = False
+            self._last_snapshot = dt_util.utcnow()
+            self.sender.enqueue(state)
+
+    @contextmanager
+    def _trigger(self) -> Iterator[None]:
+        """Run a trigger's snapshot; nothing raised leaves a timer or a listener.
+
+        A snapshot that cannot be taken shows on the status. Anything else is
+        a bug: it is logged with its trace, and the status says ``error``.
+        """
+        try:
+            yield
         except SnapshotError as err:
             LOGGER.debug("No snapshot taken: %s", err.translation_key)
             self.sender.snapshot_failed(err)
-            return
-        self._start_snapshot = False
-        self._last_snapshot = dt_util.utcnow()
-        self.sender.enqueue(state)
+        except Exception as err:  # noqa: BLE001 - the next trigger must still run
+            LOGGER.exception("Unexpected error; no snapshot was queued")
+            self.sender.snapshot_failed(
+                SnapshotError(
+                    SubmissionStatus.ERROR,
+                    "snapshot_failed",
+                    entity_id=", ".join(self.mapping.entity_ids),
+                    reason=str(err)[:100],
+                )
+            )
 
     async def async_submit_now(
         self, overrides: Mapping[str, Any] | None = None

@@ -15,6 +15,7 @@ PERCENT_FIELDS = (
     "backup_reserve_percent",
 )
 NON_NEGATIVE_FIELDS = ("battery_power_kw", "energy_remaining_kwh")
+NUMBER_FIELDS = PERCENT_FIELDS + NON_NEGATIVE_FIELDS
 
 
 class EnergyFlowDirection(StrEnum):
@@ -45,12 +46,17 @@ def parse_time(value: Any) -> datetime:
     return parsed
 
 
-def _number(name: str, value: Any) -> float:
+def number_problem(name: str, value: Any) -> str | None:
+    """Return why the API would refuse ``value`` for the number field ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number")
+        return f"{name} must be a number"
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite")
-    return float(value)
+        return f"{name} must be finite"
+    if name in PERCENT_FIELDS and not 0 <= value <= 100:
+        return f"{name} must be between 0 and 100"
+    if name in NON_NEGATIVE_FIELDS and value < 0:
+        return f"{name} must not be negative"
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,14 +80,10 @@ class DeviceState:
         """Refuse values the API would reject."""
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError("time must be timezone-aware")
-        for name in PERCENT_FIELDS:
+        for name in NUMBER_FIELDS:
             value = getattr(self, name)
-            if value is not None and not 0 <= _number(name, value) <= 100:
-                raise ValueError(f"{name} must be between 0 and 100")
-        for name in NON_NEGATIVE_FIELDS:
-            value = getattr(self, name)
-            if value is not None and _number(name, value) < 0:
-                raise ValueError(f"{name} must not be negative")
+            if value is not None and (problem := number_problem(name, value)):
+                raise ValueError(problem)
         if self.energy_flow_direction is not None and not isinstance(
             self.energy_flow_direction, EnergyFlowDirection
         ):
