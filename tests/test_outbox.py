@@ -20,7 +20,7 @@ from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
 from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, shown, state_of
+from .conftest import SOC, advance, drain, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -525,7 +525,6 @@ async def test_bounds_are_options(
     assert int(state_of(hass, "dropped_records")) > 0
     await sandbox.start()
     await advance(hass, freezer, 600)
-    await shown(hass, freezer)
     dropped = int(state_of(hass, "dropped_records"))
     await drain(hass, freezer, config_entry)
     assert state_of(hass, "dropped_records") == str(dropped)

@@ -25,17 +25,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
-    SOC,
-    START,
-    advance,
-    drain,
-    set_battery,
-    set_soc,
-    settle,
-    shown,
-    state_of,
-)
+from .conftest import SOC, START, advance, drain, set_battery, set_soc, settle, state_of
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -80,7 +70,6 @@ async def test_thirty_minute_outage(
     queued = queued_bodies(init_integration)
     # One snapshot per 30 s gap plus the heartbeats, every one kept.
     assert len(queued) >= 60
-    await shown(hass, freezer)
     assert state_of(hass, "queued_records") == str(len(queued))
     assert state_of(hass, "dropped_records") == "0"
     unavailable = [

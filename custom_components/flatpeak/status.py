@@ -44,10 +44,6 @@ class FlatpeakStatus:
     last_body: dict[str, Any] | None = field(default=None, hash=False)
 
 
-# While the status is one of these, a queued record is usually delivered at once.
-_ACCEPTING = (SubmissionStatus.OK, SubmissionStatus.PENDING)
-
-
 class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
     """Pushes the status to the entities (``BaseCoordinatorEntity``); nothing is polled.
 
@@ -56,9 +52,9 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
     backlog draining, failures repeating: one recorder row a second). Two
     changes are not news yet:
 
-    - more queued records while Flatpeak accepts: shown once they are still
-      queued ``FLUSH_DELAY`` later (a record delivered at once never shows, as
-      it never reaches the disk); during a problem they show at once;
+    - more queued records while no delivery failed: shown once they are
+      still queued ``FLUSH_DELAY`` later (a record delivered at once never
+      shows, as it never reaches the disk); after a failure they show at once;
     - a later *Last submission* while nothing else changes: shown when it is
       ``LAST_SUBMISSION_STEP`` past the shown one, so that routine submissions
       do not write a logbook entry each. Any other change of the status (a
@@ -142,7 +138,7 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
             return
         if "last_success" in changes:
             self._store.save_later(lambda: self._current)
-        if status.queued <= self.data.queued or status.status not in _ACCEPTING:
+        if status.queued <= self.data.queued or status.consecutive_failures:
             self._queued_since = None
         elif self._queued_since is None:
             self._queued_since = time.monotonic()
@@ -156,10 +152,13 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
         self._cancel_timer()
         if (due := self._due()) is None:
             return
-        if (wait := due - time.monotonic()) > 0:
+        now = time.monotonic()
+        if (wait := due - now) > 0:
             self._timer = async_call_later(self.hass, wait, self._update)
             return
-        self._show(self._next())
+        # A write the timer held counts for the moment it was due: a timer
+        # that runs late does not hold back the next change.
+        self._show(self._next(), at=due if _now is not None else now)
 
     def _next(self) -> FlatpeakStatus:
         """Return what the entities show next: the newest status, less what is no news."""
@@ -187,14 +186,14 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
             return max(throttled, self._queued_since + FLUSH_DELAY)
         return None
 
-    def _show(self, status: FlatpeakStatus) -> None:
+    def _show(self, status: FlatpeakStatus, *, at: float) -> None:
         self.data = status
         if status.queued >= self._current.queued:
             self._queued_since = None
         if status.last_success == self._current.last_success:
             self._awaited = False
         if self._listeners:  # the throttle is for the entities' writes
-            self._published_at = time.monotonic()
+            self._published_at = at
         for update_callback in list(self._listeners.values()):
             update_callback()
 
@@ -293,7 +292,7 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
         """Show the newest status and save the last submission (unload, shutdown)."""
         self._cancel_timer()
         if _shown_part(self._current) != _shown_part(self.data):
-            self._show(self._current)
+            self._show(self._current, at=time.monotonic())
         await self._store.async_save(self._current)
 
 
