@@ -7,6 +7,7 @@ pytest tests/test_entities.py --snapshot-update
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 import logging
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, Platform
@@ -259,3 +260,27 @@ async def test_the_pushed_status_logs_nothing_per_update(
     caplog.set_level(logging.DEBUG, logger="custom_components.flatpeak")
     await online_hour(hass, freezer, duration=120)
     assert "Manually updated" not in caplog.text
+
+
+async def test_an_unreadable_saved_last_submission_is_discarded(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    battery: None,
+    config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hass_storage[f"{DOMAIN}.{config_entry.entry_id}.last"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.{config_entry.entry_id}.last",
+        "data": {
+            "last_success": "2026-11-28T09:00:00+00:00",
+            "last_record": {"id": "r", "time_created": "not a time"},
+            "last_body": None,
+        },
+    }
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
+    assert "Discarding an unreadable saved last submission" in caplog.text
+    # The start snapshot was accepted: Last submission is today's, not the saved one.
+    assert state_of(hass, "last_submission") != "2026-11-28T09:00:00+00:00"
