@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import advance, set_soc, settle, state_of
+from .conftest import advance, set_soc, settle, shown, state_of
 
 pytestmark = pytest.mark.usefixtures("battery")
 
@@ -88,6 +88,7 @@ async def test_setup_with_a_garbled_answer_is_an_outage(
     assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
     await advance(hass, freezer, 600)
     assert sandbox.states()
+    await shown(hass, freezer)
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "submission_status") == "ok"
 

@@ -21,7 +21,8 @@ from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, Settings
 from .scheduler import Scheduler
 from .sender import Sender
 from .services import async_setup_services
-from .status import StatusCoordinator, async_remove_status
+from .status import StatusCoordinator
+from .status_store import async_remove_status
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -87,6 +88,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     )
     await status.async_restore()
     await outbox.async_load()
+    status.restore_counts(outbox)
     sender = Sender(hass, entry, client, outbox, status)
     mapping = BatteryMapping.from_options(entry.options)
     runtime = FlatpeakRuntimeData(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import override
+
 from homeassistant.const import EntityCategory
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import BaseCoordinatorEntity
 
 from .const import DOMAIN
 from .status import StatusCoordinator
@@ -16,8 +18,11 @@ from .status import StatusCoordinator
 DEVICE_NAME = "Flatpeak battery"
 
 
-class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
-    """A diagnostic entity of one Flatpeak device (one per config entry)."""
+class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
+    """A diagnostic entity of one Flatpeak device (one per config entry).
+
+    It shows the status the coordinator pushes; there is nothing to poll.
+    """
 
     _attr_has_entity_name = True
     _attr_entity_category = EntityCategory.DIAGNOSTIC
@@ -39,3 +44,7 @@ class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
             serial_number=device_id,
             entry_type=DeviceEntryType.SERVICE,
         )
+
+    @override
+    async def async_update(self) -> None:
+        """Nothing to fetch: the status is pushed (``homeassistant.update_entity``)."""
