@@ -4,7 +4,8 @@
 
 Exits 1 (with the reason on stderr) unless the tag is ``v`` + the version that
 manifest.json, pyproject.toml, the API client and the newest CHANGELOG release
-all name. The release workflow (.github/workflows/release.yml) runs it; it
+all name. A version is X.Y.Z, or X.Y.ZbN for a beta (published as a GitHub
+pre-release). The release workflow (.github/workflows/release.yml) runs it; it
 needs only the standard library of Python >= 3.11.
 """
 
@@ -17,9 +18,20 @@ import sys
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = re.compile(r"^## \[(?P<version>\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$")
+VERSION = r"\d+\.\d+\.\d+(?:b\d+)?"
+RELEASE = re.compile(rf"^## \[(?P<version>{VERSION})\] - \d{{4}}-\d{{2}}-\d{{2}}$")
 LINK_REFERENCE = re.compile(r"^\[[^\]]+\]: ")
 CLIENT_VERSION = re.compile(r'^__version__ = "(?P<version>[^"]+)"$', re.MULTILINE)
+
+
+def version_key(version: str) -> tuple[int, int, int, int, int]:
+    """Order versions: 0.3.0b1 < 0.3.0b2 < 0.3.0 < 0.3.1; ValueError if not one."""
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:b(\d+))?", version)
+    if match is None:
+        raise ValueError(f"{version} is not X.Y.Z or X.Y.ZbN")
+    major, minor, patch, beta = match.groups()
+    final = beta is None
+    return (int(major), int(minor), int(patch), int(final), int(beta or 0))
 
 
 def changelog_releases(text: str) -> dict[str, str]:

@@ -307,12 +307,18 @@ async def advance(hass: HomeAssistant, freezer: Any, seconds: float) -> None:
     await settle(hass)
 
 
+async def shown(hass: HomeAssistant, freezer: Any) -> None:
+    """Let the entities show the newest status (they change at most once a second)."""
+    await advance(hass, freezer, 1)
+
+
 async def drain(
     hass: HomeAssistant, freezer: Any, entry: MockConfigEntry, steps: int = 1000
 ) -> None:
-    """Step the clock by the backlog pace until the outbox is empty."""
+    """Step the clock by the backlog pace until the outbox is empty and shown."""
     for _ in range(steps):
         if not runtime_of(entry).outbox:
+            await shown(hass, freezer)
             return
         await advance(hass, freezer, 0.5)
     raise AssertionError("the outbox did not drain")

@@ -23,6 +23,7 @@ from .conftest import (
     set_battery,
     set_soc,
     settle,
+    shown,
     state_of,
 )
 
@@ -66,6 +67,7 @@ async def test_snapshot_at_start_waits_for_the_entities(
     set_battery(hass, soc=44)
     await settle(hass)
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [44]
+    await shown(hass, freezer)
     assert state_of(hass, "submission_status") == "ok"
 
 
@@ -201,6 +203,7 @@ async def test_required_value_missing_means_no_submission(
     set_soc(hass, "40")
     await advance(hass, freezer, 31)
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [40]
+    await shown(hass, freezer)
     assert state_of(hass, "submission_status") == SubmissionStatus.OK
 
 

@@ -36,6 +36,7 @@ from .conftest import (
     runtime_of,
     set_soc,
     settle,
+    shown,
     state_of,
 )
 
@@ -208,6 +209,7 @@ async def test_setup_with_a_garbled_answer_is_an_outage(
     assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
     await advance(hass, freezer, 600)
     assert sandbox.states()
+    await shown(hass, freezer)
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "submission_status") == "ok"
 

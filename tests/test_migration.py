@@ -35,7 +35,7 @@ from custom_components.flatpeak.journal import Journal
 from custom_components.flatpeak.registry_compat import belongs_to
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, MAPPING, START, SandboxFactory, settle
+from .conftest import BEHAVIOUR, MAPPING, START, SandboxFactory, settle, shown
 
 pytestmark = pytest.mark.usefixtures("battery", "at_start")
 
@@ -150,6 +150,7 @@ async def test_one_entry_becomes_an_account_with_one_device(
     sandbox: FlatpeakSandbox,
     hass_storage: dict[str, Any],
     issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     old = old_entry(sandbox, DEFAULT_DEVICE_ID, "Garage battery")
     old.add_to_hass(hass)
@@ -202,7 +203,7 @@ async def test_one_entry_becomes_an_account_with_one_device(
     # The queued records are delivered once, oldest first, then the start snapshot.
     assert delivered(sandbox, DEFAULT_DEVICE_ID) == [41, 42, 55]
     assert sandbox.duplicates == 0
-    # The last submission was kept until the first new one replaced it.
+    await shown(hass, freezer)
     state = hass.states.get("sensor.flatpeak_battery_queued_records")
     assert state is not None
     assert state.state == "0"

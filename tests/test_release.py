@@ -42,7 +42,7 @@ def test_manifest_version_is_the_newest_changelog_release() -> None:
     newest = next(iter(releases))
     assert manifest_version() == newest
     # Newest first, every release once, each with its notes.
-    numbers = [tuple(int(part) for part in v.split(".")) for v in releases]
+    numbers = [release_notes.version_key(v) for v in releases]
     assert numbers == sorted(numbers, reverse=True)
     assert all(releases.values())
 
@@ -104,3 +104,42 @@ def test_the_script_prints_the_notes_or_fails(
     assert release_notes.main(["release_notes.py", "v0.0.0"]) == 1
     assert "does not match" in capsys.readouterr().err
     assert release_notes.main(["release_notes.py"]) == 2
+
+
+def test_betas_order_before_their_release() -> None:
+    order = ["0.2.0", "0.3.0b1", "0.3.0b2", "0.3.0b10", "0.3.0", "0.3.1", "1.0.0"]
+    shuffled = ["1.0.0", "0.3.0", "0.3.0b10", "0.2.0", "0.3.0b2", "0.3.1", "0.3.0b1"]
+    assert sorted(shuffled, key=release_notes.version_key) == order
+    for version in ("0.3", "0.3.0-beta.1", "0.3.0rc1", "v0.3.0"):
+        with pytest.raises(ValueError, match=r"is not X\.Y\.Z or X\.Y\.ZbN"):
+            release_notes.version_key(version)
+
+
+def test_a_beta_is_released_from_its_changelog_section(tmp_path: Path) -> None:
+    shutil.copytree(
+        ROOT / "custom_components/flatpeak", tmp_path / "custom_components/flatpeak"
+    )
+    beta = "0.9.0b1"
+    for name in (
+        "custom_components/flatpeak/manifest.json",
+        "custom_components/flatpeak/api/client.py",
+    ):
+        path = tmp_path / name
+        path.write_text(path.read_text().replace(manifest_version(), beta))
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(
+        pyproject.replace(f'version = "{manifest_version()}"', f'version = "{beta}"')
+    )
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    first = changelog.index("\n## [")
+    (tmp_path / "CHANGELOG.md").write_text(
+        changelog[:first]
+        + f"\n## [{beta}] - 2026-12-24\n\n### Added\n\n- A beta.\n"
+        + changelog[first:]
+    )
+    assert release_notes.versions(tmp_path) == dict.fromkeys(
+        ("manifest.json", "pyproject.toml", "api/client.py", "CHANGELOG.md"), beta
+    )
+    assert release_notes.notes_for_tag(f"v{beta}", tmp_path) == "### Added\n\n- A beta."
+    with pytest.raises(ValueError, match="does not match"):
+        release_notes.notes_for_tag("v0.9.0", tmp_path)

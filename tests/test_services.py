@@ -28,6 +28,7 @@ from .conftest import (
     forget_received,
     runtime_of,
     settle,
+    shown,
     state_of,
 )
 
@@ -183,7 +184,10 @@ async def test_action_with_unavailable_source(
 
 
 async def test_action_rejected_by_the_api(
-    hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     sandbox.fail_next(422, endpoint="state", code="unprocessable")
     with pytest.raises(HomeAssistantError) as err:
@@ -191,6 +195,7 @@ async def test_action_rejected_by_the_api(
     assert err.value.translation_key == "submission_rejected"
     assert "Fault injected by the sandbox" in str(err.value)
     assert len(runtime_of(init_integration).outbox) == 0
+    await shown(hass, freezer)
     assert state_of(hass, "rejected_records") == "1"
     assert state_of(hass, "submission_status") == "invalid_data"
 
@@ -207,6 +212,7 @@ async def test_action_api_failure_keeps_the_record(
     assert err.value.translation_key == "submission_failed"
     assert "server error" in str(err.value)
     assert len(runtime_of(init_integration).outbox) == 1
+    await shown(hass, freezer)
     assert state_of(hass, "last_error") == "server_error"
     # During the backoff the action retries now: both records are delivered,
     # oldest first, each with its original time.
@@ -214,9 +220,10 @@ async def test_action_api_failure_keeps_the_record(
     bodies = sandbox.states()
     assert [(b["state_of_charge_percent"], b["time"]) for b in bodies] == [
         (55, "2026-11-28T12:00:00Z"),
-        (60, "2026-11-28T12:00:00Z"),
+        (60, "2026-11-28T12:00:01Z"),
     ]
     assert response["body"] == bodies[1]
+    await shown(hass, freezer)
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "submission_status") == "ok"
 
@@ -232,10 +239,12 @@ async def test_action_queues_while_paused(
         await call(hass)
     sandbox.remove_device(DEFAULT_DEVICE_ID)
     await advance(hass, freezer, 120)
+    await shown(hass, freezer)
     assert state_of(hass, "last_error") == "device_not_found"
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, {"state_of_charge_percent": 61})
     assert err.value.translation_key == "submission_queued"
+    await shown(hass, freezer)
     assert state_of(hass, "queued_records") == "2"
 
 
@@ -404,7 +413,10 @@ async def test_action_for_a_disabled_device(
 
 
 async def test_button(
-    hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     await hass.services.async_call(
         "button",
@@ -421,5 +433,5 @@ async def test_button(
             {ATTR_ENTITY_ID: entity_id(hass, "submit_now", "button")},
             blocking=True,
         )
-    await settle(hass)
+    await shown(hass, freezer)
     assert state_of(hass, "api_connection", "binary_sensor") == "off"

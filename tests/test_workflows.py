@@ -87,8 +87,10 @@ def test_tests_run_the_readme_command_on_python_3_14() -> None:
 
 def test_release_checks_the_tag_then_publishes_the_changelog_section() -> None:
     data = workflow("release.yml")
-    [pattern] = data["on"]["push"]["tags"]
-    assert pattern == "v[0-9]+.[0-9]+.[0-9]+"
+    assert data["on"]["push"]["tags"] == [
+        "v[0-9]+.[0-9]+.[0-9]+",
+        "v[0-9]+.[0-9]+.[0-9]+b[0-9]+",
+    ]
     assert data["permissions"] == {"contents": "write"}
     names = [step.get("name") for step in steps(data, "release")]
     assert names == [
@@ -104,3 +106,38 @@ def test_release_checks_the_tag_then_publishes_the_changelog_section() -> None:
     assert publish["run"].startswith('gh release create "$GITHUB_REF_NAME"')
     assert "--notes-file release-notes.md" in publish["run"]
     assert publish["env"] == {"GH_TOKEN": "${{ github.token }}"}
+
+
+def github_tag_filter(pattern: str) -> re.Pattern[str]:
+    """A GitHub filter pattern of the kind release.yml uses, as a regular expression.
+
+    In such a pattern `[0-9]` is a class, `+` one or more of what precedes it, and
+    every other character (here `v`, `.`, `b`) itself.
+    """
+    assert set(re.sub(r"\[0-9\]|\+", "", pattern)) <= set("vb."), pattern
+    return re.compile(pattern.replace(".", r"\."))
+
+
+@pytest.mark.parametrize(
+    ("tag", "release", "prerelease"),
+    [
+        ("v0.2.0", True, False),
+        ("v10.20.30", True, False),
+        ("v0.3.0b1", True, True),
+        ("v0.3.0b12", True, True),
+        ("v0.3.0-beta.1", False, False),
+        ("v0.3.0rc1", False, False),
+        ("v0.3", False, False),
+        ("0.3.0", False, False),
+    ],
+)
+def test_a_stable_tag_is_a_release_and_a_beta_tag_a_prerelease(
+    tag: str, release: bool, prerelease: bool
+) -> None:
+    data = workflow("release.yml")
+    filters = [github_tag_filter(p) for p in data["on"]["push"]["tags"]]
+    assert any(f.fullmatch(tag) for f in filters) is release
+    publish = steps(data, "release")[2]["run"]
+    # The flag is added when the tag has a "b": only a beta's does.
+    assert "${{ contains(github.ref_name, 'b') && '--prerelease' || '' }}" in publish
+    assert (release and "b" in tag) is prerelease

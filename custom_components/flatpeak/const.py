@@ -57,8 +57,11 @@ RATE_AFTER_429: Final = 4.0  # records per second after the first 429
 RATE_MIN: Final = 0.1  # records per second
 RATE_STEP: Final = 0.5  # records per second, added every second
 RATE_UNLIMITED: Final = 10.0  # records per second: back to back from here
-# While a backlog drains, the entities are updated at most this often.
+# The entities are updated at most this often (a draining backlog, repeated failures).
 STATUS_THROTTLE: Final = 1.0  # seconds
+# While Flatpeak keeps accepting, Last submission advances at most this often
+# (one logbook entry an hour, not one per submission).
+LAST_SUBMISSION_STEP: Final = timedelta(hours=1)
 # How long the action waits for its record to be delivered.
 ACTION_TIMEOUT: Final = 60.0  # seconds
 

@@ -24,7 +24,8 @@ from .outbox import Outbox, async_remove_outbox
 from .runtime import FlatpeakRuntimeData, Settings
 from .scheduler import Scheduler
 from .sender import Sender
-from .status import StatusCoordinator, async_remove_status
+from .status import StatusCoordinator
+from .status_store import async_remove_status
 
 type LookUp = tuple[Device | None, Verdict | None]
 
@@ -96,6 +97,7 @@ async def async_setup_device(
     )
     await status.async_restore()
     await outbox.async_load()
+    status.restore_counts(outbox)
     sender = Sender(hass, context, account.client, outbox, status)
     mapping = BatteryMapping.from_options(context.options)
     return FlatpeakRuntimeData(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import override
+
 from homeassistant.const import EntityCategory
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import BaseCoordinatorEntity
 
 from .const import DOMAIN
 from .status import StatusCoordinator
 
 
-class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
+class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
     """A diagnostic entity of one Flatpeak device (one per device subentry).
 
-    The device is named like its subentry (what Flatpeak says of it, see
+    It shows the status the coordinator pushes; there is nothing to poll. The
+    device is named like its subentry (what Flatpeak says of it, see
     ``Device.title``), so that two devices' entity IDs differ.
     """
 
@@ -39,3 +42,7 @@ class FlatpeakEntity(CoordinatorEntity[StatusCoordinator]):
             # A battery, not a service (0.2 registered it as one: cleared).
             entry_type=None,
         )
+
+    @override
+    async def async_update(self) -> None:
+        """Nothing to fetch: the status is pushed (``homeassistant.update_entity``)."""

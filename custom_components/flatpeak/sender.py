@@ -79,7 +79,7 @@ class Sender:
         self.outbox.append(state)
         if self.state is not SenderState.PAUSED:
             self.status.show_data_ok()
-        self.status.show_counts(self.outbox, throttle=self.state is SenderState.SENDING)
+        self.status.show_counts(self.outbox)
         self._kick()
 
     @callback
@@ -161,7 +161,9 @@ class Sender:
                 "The Flatpeak API is reachable again; %s queued record(s) to deliver",
                 len(self.outbox),
             )
-        self.status.show_delivered(state, record, self.outbox)
+        self.status.show_delivered(
+            state, record, self.outbox, awaited=self._waiters.waiting_for(state)
+        )
         self._waiters.resolve(state, record)
         if (gap := self._pace.accepted()) and self.outbox:
             self._wait(gap, may_retry_now=True)
@@ -175,12 +177,7 @@ class Sender:
                 state,
                 SubmissionError("submission_rejected", message=describe(verdict)),
             )
-            self.status.show_failure(
-                verdict,
-                self.outbox,
-                consecutive_failures=0,
-                throttle=bool(self.outbox),
-            )
+            self.status.show_failure(verdict, self.outbox, consecutive_failures=0)
             return
         self.outbox.release()
         if verdict.action is Action.PAUSE:

@@ -1,30 +1,29 @@
-"""The status the diagnostic entities show: one frozen value, pushed when it changes."""
+"""The status the diagnostic entities show: one frozen value, pushed when it is news."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 import time
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.storage import Store
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import BaseDataUpdateCoordinatorProtocol
 from homeassistant.util import dt as dt_util
 
 from .api import Device, DeviceState, DeviceStateRecord
-from .const import DOMAIN, LOGGER, STATUS_THROTTLE, ErrorCode, SubmissionStatus
+from .const import LAST_SUBMISSION_STEP, STATUS_THROTTLE, ErrorCode, SubmissionStatus
+from .outbox_writer import FLUSH_DELAY
+from .status_store import LastSubmissionStore
 
 if TYPE_CHECKING:
     from .device import DeviceContext
     from .errors import Verdict
     from .outbox import Outbox
     from .readings import SnapshotError
-
-STORAGE_VERSION = 1
-SAVE_DELAY = 10.0  # seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,48 +45,25 @@ class FlatpeakStatus:
     last_body: dict[str, Any] | None = field(default=None, hash=False)
 
 
-def _record_to_json(record: DeviceStateRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "device_id": record.device_id,
-        "account_id": record.account_id,
-        "time_created": record.time_created.isoformat(),
-    }
+class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
+    """Pushes the status to the entities (``BaseCoordinatorEntity``); nothing is polled.
 
+    ``current`` is the newest status, ``data`` what the entities show. A change
+    is shown when it is news, and at most once per ``STATUS_THROTTLE`` (a
+    backlog draining, failures repeating: one recorder row a second). Two
+    changes are not news yet:
 
-def _record_from_json(data: dict[str, Any]) -> DeviceStateRecord:
-    if (created := dt_util.parse_datetime(str(data["time_created"]))) is None:
-        raise ValueError("time_created")
-    return DeviceStateRecord(
-        id=data["id"],
-        device_id=data["device_id"],
-        account_id=data["account_id"],
-        time_created=created,
-    )
+    - more queued records while no delivery failed: shown once they are
+      still queued ``FLUSH_DELAY`` later (a record delivered at once never
+      shows, as it never reaches the disk); after a failure they show at once;
+    - a later *Last submission* while nothing else changes: shown when it is
+      ``LAST_SUBMISSION_STEP`` past the shown one, so that routine submissions
+      do not write a logbook entry each. Any other change of the status (a
+      failure, the end of a backlog, a record the action waits for) shows the
+      exact time at once.
 
-
-class _StoredLast(TypedDict):
-    last_success: str | None
-    last_record: dict[str, Any] | None
-    last_body: dict[str, Any] | None
-
-
-def _store(hass: HomeAssistant, storage_id: str) -> Store[_StoredLast]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{storage_id}.last")
-
-
-async def async_remove_status(hass: HomeAssistant, storage_id: str) -> None:
-    """Delete the saved last submission of a removed device."""
-    await _store(hass, storage_id).async_remove()
-
-
-class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
-    """Publishes the status with ``async_set_updated_data``; nothing is polled.
-
-    Counter updates while a backlog drains are published at most once per
-    ``STATUS_THROTTLE`` (one recorder row a second, not one per record); any
-    other change is published at once. The last successful submission and its
-    record are kept in a small ``Store`` so that they survive a restart.
+    The last successful submission and its record survive a restart
+    (``status_store.py``).
     """
 
     config_entry: ConfigEntry
@@ -99,78 +75,140 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
         device: Device | None,
     ) -> None:
         """Start from an empty status; ``async_restore`` reads the saved one."""
-        super().__init__(
-            hass,
-            LOGGER,
-            config_entry=context.entry,
-            name=context.title,
-            update_interval=None,
-        )
+        self.hass = hass
+        self.config_entry = context.entry
         self.context = context
         self.device_id = context.device_id
         self.device = device
-        self.data = FlatpeakStatus()
-        self._store = _store(hass, context.storage_id)
-        self._pending: FlatpeakStatus | None = None
-        self._published_at = 0.0
-        self._throttle_unsub: CALLBACK_TYPE | None = None
+        self.data = self._current = FlatpeakStatus()
+        self._store = LastSubmissionStore(hass, context.storage_id, log=context.log)
+        self._listeners: dict[CALLBACK_TYPE, CALLBACK_TYPE] = {}
+        self._published_at = -STATUS_THROTTLE
+        self._queued_since: float | None = None  # more queued than shown, since
+        self._awaited = False  # a record someone waits for was accepted
+        self._timer: CALLBACK_TYPE | None = None
 
     async def async_restore(self) -> None:
         """Restore the last successful submission saved by a previous run."""
-        if not isinstance(stored := await self._store.async_load(), dict):
-            return
-        try:
-            last_success = stored.get("last_success")
-            record = stored.get("last_record")
-            self.data = replace(
-                self.data,
-                last_success=dt_util.parse_datetime(last_success)
-                if isinstance(last_success, str)
-                else None,
-                last_record=_record_from_json(record)
-                if isinstance(record, dict)
-                else None,
-                last_body=stored.get("last_body"),
-            )
-        except (KeyError, TypeError, ValueError):
-            self.context.log.warning("Discarding an unreadable saved last submission")
+        self.data = self._current = replace(
+            self._current, **await self._store.async_load()
+        )
+
+    @callback
+    def restore_counts(self, outbox: Outbox) -> None:
+        """Take the restored outbox's counters before the entities first write.
+
+        Dropped and Rejected records are totals: shown as 0 for a moment at
+        start, they would read as a counter reset to long-term statistics.
+        """
+        self.data = self._current = replace(
+            self._current,
+            queued=len(outbox),
+            dropped=outbox.dropped,
+            rejected=outbox.rejected,
+        )
 
     @property
     def current(self) -> FlatpeakStatus:
-        """Return the newest status, published or still throttled."""
-        return self._pending or self.data
+        """Return the newest status, shown or not yet."""
+        return self._current
+
+    # --- the entities listen --------------------------------------------------
 
     @callback
-    def publish(self, *, throttle: bool = False, **changes: Any) -> None:
-        """Publish the status with ``changes``; throttled ones may wait a second."""
-        status = replace(self.current, **changes)
-        if status == self.current:
+    @override
+    def async_add_listener(
+        self, update_callback: CALLBACK_TYPE, context: Any = None
+    ) -> Callable[[], None]:
+        """Call ``update_callback`` whenever the shown status changes."""
+
+        @callback
+        def remove_listener() -> None:
+            self._listeners.pop(remove_listener, None)
+
+        self._listeners[remove_listener] = update_callback
+        return remove_listener
+
+    # --- showing it -------------------------------------------------------------
+
+    @callback
+    def publish(self, *, awaited: bool = False, **changes: Any) -> None:
+        """Change the status; the entities show it when it is news (see above)."""
+        status = replace(self._current, **changes)
+        if status == self._current and not awaited:
             return
         if "last_success" in changes:
-            self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
-        wait = self._published_at + STATUS_THROTTLE - time.monotonic()
-        if throttle and wait > 0:
-            self._pending = status
-            if self._throttle_unsub is None:
-                self._throttle_unsub = async_call_later(
-                    self.hass, wait, self._publish_pending
-                )
-            return
-        self._set(status)
+            self._store.save_later(lambda: self._current)
+        if status.queued <= self.data.queued or status.consecutive_failures:
+            self._queued_since = None
+        elif self._queued_since is None:
+            self._queued_since = time.monotonic()
+        self._current = status
+        self._awaited |= awaited
+        self._update()
 
     @callback
-    def _publish_pending(self, _now: datetime) -> None:
-        self._throttle_unsub = None
-        if self._pending is not None:
-            self._set(self._pending)
+    def _update(self, _now: datetime | None = None) -> None:
+        """Show the news now, arm a timer for it, or wait for a change."""
+        self._cancel_timer()
+        if (due := self._due()) is None:
+            return
+        now = time.monotonic()
+        if (wait := due - now) > 0:
+            self._timer = async_call_later(self.hass, wait, self._update)
+            return
+        # A write the timer held counts for the moment it was due: a timer
+        # that runs late does not hold back the next change.
+        self._show(self._next(), at=due if _now is not None else now)
+
+    def _next(self) -> FlatpeakStatus:
+        """Return what the entities show next: the newest status, less what is no news."""
+        shown, status = self.data, self._current
+        if self._queued_since is not None and (
+            time.monotonic() < self._queued_since + FLUSH_DELAY
+        ):
+            status = replace(status, queued=shown.queued)
+        if (
+            not self._awaited
+            and status.status is shown.status
+            and shown.last_success is not None
+            and status.last_success is not None
+            and status.last_success - shown.last_success < LAST_SUBMISSION_STEP
+        ):
+            status = replace(status, last_success=shown.last_success)
+        return status
+
+    def _due(self) -> float | None:
+        """Return when the news may show (monotonic), or None: nothing is news."""
+        throttled = self._published_at + STATUS_THROTTLE
+        if _shown_part(self._next()) != _shown_part(self.data):
+            return throttled
+        if self._queued_since is not None:
+            return max(throttled, self._queued_since + FLUSH_DELAY)
+        return None
+
+    def _show(self, status: FlatpeakStatus, *, at: float) -> None:
+        self.data = status
+        if status.queued >= self._current.queued:
+            self._queued_since = None
+        if status.last_success == self._current.last_success:
+            self._awaited = False
+        if self._listeners:  # the throttle is for the entities' writes
+            self._published_at = at
+        for update_callback in list(self._listeners.values()):
+            update_callback()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
 
     # --- what each event changes --------------------------------------------
 
     @callback
-    def show_counts(self, outbox: Outbox, *, throttle: bool = False) -> None:
+    def show_counts(self, outbox: Outbox) -> None:
         """Show the outbox's counters."""
         self.publish(
-            throttle=throttle,
             queued=len(outbox),
             dropped=outbox.dropped,
             rejected=outbox.rejected,
@@ -203,34 +241,42 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
 
     @callback
     def show_delivered(
-        self, state: DeviceState, record: DeviceStateRecord, outbox: Outbox
+        self,
+        state: DeviceState,
+        record: DeviceStateRecord,
+        outbox: Outbox,
+        *,
+        awaited: bool = False,
     ) -> None:
-        """Show an accepted record (throttled while a backlog drains)."""
-        backlog = bool(outbox)
+        """Show an accepted record: a problem shown so far is over.
+
+        The status is ``pending`` while a backlog drains after a problem; a
+        record queued while Flatpeak accepts keeps it ``ok``. ``awaited``: the
+        action or the button waits for it; its time shows at once.
+        """
+        ok = not outbox or self._current.status is SubmissionStatus.OK
         self.publish(
-            throttle=backlog,
-            status=SubmissionStatus.PENDING if backlog else SubmissionStatus.OK,
+            awaited=awaited,
+            status=SubmissionStatus.OK if ok else SubmissionStatus.PENDING,
             connected=True,
             consecutive_failures=0,
             last_success=dt_util.utcnow(),
             last_record=record,
             last_body=state.to_json(),
+            last_error=ErrorCode.NONE,
+            last_error_message=None,
+            last_error_entity=None,
+            last_error_time=None,
             queued=len(outbox),
             dropped=outbox.dropped,
         )
 
     @callback
     def show_failure(
-        self,
-        verdict: Verdict,
-        outbox: Outbox,
-        *,
-        consecutive_failures: int,
-        throttle: bool = False,
+        self, verdict: Verdict, outbox: Outbox, *, consecutive_failures: int
     ) -> None:
-        """Show a failed submission (a rejection is throttled while draining)."""
+        """Show a failed submission."""
         self.publish(
-            throttle=throttle,
             status=verdict.status,
             connected=verdict.connected,
             last_error=verdict.code,
@@ -243,27 +289,14 @@ class StatusCoordinator(DataUpdateCoordinator[FlatpeakStatus]):
             rejected=outbox.rejected,
         )
 
-    def _set(self, status: FlatpeakStatus) -> None:
-        if self._throttle_unsub is not None:
-            self._throttle_unsub()
-            self._throttle_unsub = None
-        self._pending = None
-        self._published_at = time.monotonic()
-        self.async_set_updated_data(status)
-
-    def _data_to_save(self) -> _StoredLast:
-        status = self.current
-        record = status.last_record
-        return {
-            "last_success": (
-                status.last_success.isoformat() if status.last_success else None
-            ),
-            "last_record": _record_to_json(record) if record is not None else None,
-            "last_body": status.last_body,
-        }
-
     async def async_stop(self) -> None:
-        """Publish what waits and save the last submission (unload, shutdown)."""
-        if self._pending is not None:
-            self._set(self._pending)
-        await self._store.async_save(self._data_to_save())
+        """Show the newest status and save the last submission (unload, shutdown)."""
+        self._cancel_timer()
+        if _shown_part(self._current) != _shown_part(self.data):
+            self._show(self._current, at=time.monotonic())
+        await self._store.async_save(self._current)
+
+
+def _shown_part(status: FlatpeakStatus) -> FlatpeakStatus:
+    """Return ``status`` without what no entity shows (diagnostics read it)."""
+    return replace(status, last_record=None, last_body=None)

@@ -36,6 +36,10 @@ class Waiters:
                 if not futures:
                     del self._futures[reference]
 
+    def waiting_for(self, state: DeviceState) -> bool:
+        """Return whether someone waits for ``state``'s record."""
+        return bool(self._futures.get(state.record_reference_id or ""))
+
     def resolve(
         self, state: DeviceState, outcome: DeviceStateRecord | Exception
     ) -> None:
