@@ -333,6 +333,10 @@ def repair_the_mapping(page: Page, stack: Stack, device_id: str) -> None:
     expect(dialog.get_by_text("The issue is repaired!")).to_be_visible()
     shot(page, stack, "13-repaired")
     page.goto(f"{stack.hass.url}/config/devices/device/{device_id}")
+    expect(page.get_by_text(FIRST_TITLE).first).to_be_visible()
+    for name in ("Submission status", "API connection", "Queued records", "Submit now"):
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    shot(page, stack, "14-device-page")
     page.get_by_role("button", name="Press").first.click()
     records = wait_for(
         lambda: stack.sandbox.states(BROWSER_DEVICE_ID)[before:],

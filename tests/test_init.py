@@ -52,7 +52,9 @@ async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await settle(hass)
 
 
-def two_devices(sandbox: FlatpeakSandbox) -> MockConfigEntry:
+def two_devices(
+    sandbox: FlatpeakSandbox, second_mapping: dict[str, Any] | None = None
+) -> MockConfigEntry:
     """Return an account entry with the default device and a second one."""
     sandbox.add_device(SECOND, manufacturer="Acme Storage", model="Home 13.5")
     return MockConfigEntry(
@@ -67,7 +69,7 @@ def two_devices(sandbox: FlatpeakSandbox) -> MockConfigEntry:
             ),
             device_subentry_data(
                 SECOND,
-                {**MAPPING, **BEHAVIOUR},
+                {**(second_mapping or MAPPING), **BEHAVIOUR},
                 subentry_id=SECOND_SUBENTRY,
                 title="Acme Storage Home 13.5",
             ),
@@ -162,6 +164,36 @@ async def test_refused_credentials_pause_every_device_and_reauth_once(
     assert [s["state_of_charge_percent"] for s in sandbox.states()][-1] == 61
     assert not runtime_of_subentry(entry, SECOND_SUBENTRY).outbox
     assert not runtime_of_subentry(entry, SUBENTRY_ID).outbox
+
+
+@pytest.mark.usefixtures("at_start")  # no heartbeat in the way
+async def test_refused_credentials_pause_an_idle_device_too(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """The second device has nothing to send: it is paused by the account, not
+    by an answer of its own, and sends nothing until the re-authentication."""
+    hass.states.async_set(
+        "sensor.second_soc",
+        "40",
+        {"unit_of_measurement": "%", "device_class": "battery"},
+    )
+    entry = two_devices(
+        sandbox,
+        second_mapping={**MAPPING, "state_of_charge_entity": "sensor.second_soc"},
+    )
+    await setup(hass, entry)
+    second = runtime_of_subentry(entry, SECOND_SUBENTRY)
+    sandbox.set_reject_credentials(True)
+    requests = len(sandbox.requests)
+    set_soc(hass, 61)  # only the first device's state changes
+    await advance(hass, freezer, 31)
+    assert second.sender.state == "paused"
+    assert second.status.current.status == "auth_failed"
+    # Only the first device asked Flatpeak (a token, refused).
+    assert all(SECOND not in r.path for r in sandbox.requests[requests:])
+    assert [
+        f["context"]["source"] for f in hass.config_entries.flow.async_progress()
+    ] == ["reauth"]
 
 
 def runtime_of_subentry(entry: MockConfigEntry, subentry_id: str) -> Any:
