@@ -827,3 +827,85 @@ async def test_options_energy_form_shows_what_is_stored(
     result = await configure_change(hass, result, {"next_step_id": "battery_energy"})
     assert defaults(result)["energy_batteries"] == ["sensor.home_soc"]
     assert suggested(result)["estimate_energy_remaining"] is True
+
+
+@newest_only
+async def test_energy_form_names_each_battery_with_its_capacity(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """The battery's name (its device's), and its capacity beside it: not
+    "Garage State of charge: 13.5 kWh", which reads as a state of charge in kWh."""
+    battery_device(hass, "garage")
+    set_battery(hass, "garage", 40, 0)
+    hass.states.async_set(
+        "sensor.garage_soc",
+        "40",
+        {
+            "unit_of_measurement": "%",
+            "device_class": "battery",
+            "friendly_name": "Garage State of charge",
+        },
+    )
+    await save_dashboard(hass, dashboard_battery("garage", capacity=13.5))
+    result = await credentials_done(hass, sandbox)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    assert result["description_placeholders"]["capacities"] == "Garage (13.5 kWh)"
+    [marker] = [k for k in result["data_schema"].schema if str(k) == "energy_batteries"]
+    options = result["data_schema"].schema[marker].config["options"]
+    assert options == [{"value": "sensor.garage_soc", "label": "Garage"}]
+
+
+async def test_the_entities_form_keeps_the_estimate(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A one-battery mapping with the capacity x state of charge estimate (as the
+    Energy dashboard saves it) keeps its capacity and the estimate when it is
+    changed in the entities form (the repair's path too): they are in the form."""
+    set_battery(hass, "home", 50, -1000)
+    stored = {
+        **BEHAVIOUR,
+        "state_of_charge_entity": "sensor.home_soc",
+        "battery_power_entity": "sensor.home_power",
+        "battery_capacity_kwh": 8,
+        "battery_power_sign": "positive_discharging",
+        "target_state_of_charge_percent": 90,
+        "estimate_energy_remaining": True,
+        "mapping_source": "energy_dashboard",
+    }
+    config_entry.add_to_hass(hass)
+    set_device_options(
+        hass, config_entry, {CONF_DEVICE_ID: DEFAULT_DEVICE_ID, **stored}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
+    result = await change_mapping(hass, config_entry)
+    # No dashboard battery and no battery device here: the entities form.
+    assert result["step_id"] == "battery"
+    shown = suggested(result)
+    assert shown["battery_capacity_kwh"] == 8
+    assert shown["estimate_energy_remaining"] is True
+    # The target changes; the rest is saved as shown.
+    result = await configure_change(
+        hass,
+        result,
+        {
+            k: v
+            for k, v in {**shown, "target_state_of_charge_percent": 95}.items()
+            if v is not None
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass)
+    options = device_options(config_entry)
+    assert options["battery_capacity_kwh"] == 8
+    assert options["estimate_energy_remaining"] is True
+    assert options["mapping_source"] == "entities"
+    set_sensor(hass, "sensor.home_soc", 75, "%", "battery")
+    body = await last_body(hass, freezer, sandbox)
+    assert body["energy_remaining_kwh"] == 6  # 8 kWh x 75 %, still estimated
+    assert body["target_state_of_charge_percent"] == 95
