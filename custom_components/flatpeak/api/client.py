@@ -56,7 +56,8 @@ class FlatpeakClient:
     raised before anything is sent.
 
     ``clock`` (monotonic seconds) times the token's life; ``utcnow`` (aware
-    wall-clock time) reads ``expires_at`` and HTTP-date ``Retry-After`` values.
+    wall-clock time) reads ``expires_at``, and HTTP-date ``Retry-After`` values
+    of answers without a ``Date`` header.
     """
 
     def __init__(
@@ -234,6 +235,7 @@ class FlatpeakClient:
         _LOGGER.debug("%s %s", method, url.raw_path)
         status: int | None = None
         retry_after: str | None = None
+        date: str | None = None
         body: bytes | None = None
         try:
             async with self._session.request(
@@ -246,6 +248,7 @@ class FlatpeakClient:
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                date = response.headers.get("Date")
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
             if status is None:
@@ -262,6 +265,7 @@ class FlatpeakClient:
             retry_after,
             now=self._utcnow(),
             token_endpoint=token_endpoint,
+            date=date,
         )
 
 
