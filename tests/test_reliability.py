@@ -580,3 +580,31 @@ async def test_no_recheck_after_unload(
     requests = len(sandbox.requests)
     await advance(hass, freezer, 7200)
     assert len(sandbox.requests) == requests
+
+
+async def test_recheck_meets_another_problem(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Paused for the device, the check finds the credentials refused too."""
+    sandbox.unknown_device = True
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    issue_id = f"device_not_found_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    sandbox.set_reject_credentials(True)
+    await advance(hass, freezer, 60)
+    assert state_of(hass, "submission_status") == "auth_failed"
+    [flow] = hass.config_entries.flow.async_progress()
+    assert flow["context"]["source"] == "reauth"
+    # Both fixed: the hourly credentials check resumes; nothing is left over.
+    sandbox.set_reject_credentials(False)
+    sandbox.unknown_device = False
+    await advance(hass, freezer, 3600)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+    assert state_of(hass, "submission_status") == "ok"
+    assert hass.config_entries.flow.async_progress() == []
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

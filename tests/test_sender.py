@@ -1,12 +1,16 @@
 """The sender: the error taxonomy, a loop that never dies, and recovery speed."""
 
+import asyncio
 from types import SimpleNamespace
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.flatpeak import retry
 from custom_components.flatpeak.api import (
@@ -20,13 +24,14 @@ from custom_components.flatpeak.api import (
     FlatpeakTimeoutError,
     FlatpeakValidationError,
 )
-from custom_components.flatpeak.const import ErrorCode, SubmissionStatus
+from custom_components.flatpeak.const import DOMAIN, ErrorCode, SubmissionStatus
 from custom_components.flatpeak.errors import (
     OUTCOMES,
     QUEUED_UNTIL_FIXED,
     Action,
     classify,
 )
+from custom_components.flatpeak.recheck import Recheck, RecheckPlan
 from custom_components.flatpeak.retry import Pace, backoff_delay
 from flatpeak_sandbox import FlatpeakSandbox
 
@@ -305,3 +310,42 @@ async def test_wrong_api_url_pauses_with_its_own_status(
     assert calls == {"put": 1, "token": 5}
     assert int(state_of(hass, "queued_records")) >= 2
     assert state_of(hass, "submission_status") == "wrong_api_url"
+
+
+@pytest.mark.parametrize("answer", ["passes", "fails"])
+async def test_recheck_cancelled_mid_check_does_nothing(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, answer: str
+) -> None:
+    """A check in flight at unload neither resumes nor arms another timer."""
+    entry = MockConfigEntry(domain=DOMAIN)
+    entry.add_to_hass(hass)
+    reply: asyncio.Future[None] = hass.loop.create_future()
+    checks: list[str] = []
+
+    async def probe() -> None:
+        checks.append("check")
+        await reply
+
+    outcomes: list[object] = []
+    recheck = Recheck(
+        hass,
+        entry,
+        RecheckPlan(60, 60),
+        probe,
+        lambda: outcomes.append("passed"),
+        outcomes.append,
+    )
+    recheck.start()
+    freezer.tick(60)
+    async_fire_time_changed(hass)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert checks == ["check"]
+    recheck.cancel()
+    if answer == "passes":
+        reply.set_result(None)
+    else:
+        reply.set_exception(FlatpeakConnectionError("refused"))
+    await advance(hass, freezer, 3600)
+    assert outcomes == []
+    assert checks == ["check"]

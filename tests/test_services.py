@@ -229,18 +229,26 @@ async def test_action_queues_while_paused(
     assert state_of(hass, "queued_records") == "2"
 
 
+@pytest.mark.parametrize("retry_after", ["30", None])
 async def test_action_answers_at_once_during_a_retry_after(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_after: str | None,
 ) -> None:
-    """During a Retry-After the action says "queued" and when, without waiting."""
-    sandbox.fail_next(429, endpoint="state", retry_after="30")
+    """During a Retry-After the action says "queued" and when, without waiting.
+
+    A 429 without one is Flatpeak's limit too: its backoff binds the same way.
+    """
+    monkeypatch.setattr(retry, "random", SimpleNamespace(uniform=lambda _a, b: b))
+    sandbox.fail_next(429, endpoint="state", retry_after=retry_after)
     with pytest.raises(HomeAssistantError) as err:
         await call(hass)
     assert err.value.translation_key == "submission_failed"
-    retry_at = dt_util.as_local(NOW + timedelta(seconds=30)).strftime("%H:%M:%S")
+    wait = 30 if retry_after else 10  # 10 s: the first backoff step's longest
+    retry_at = dt_util.as_local(NOW + timedelta(seconds=wait)).strftime("%H:%M:%S")
 
     # Not a task of Home Assistant's: the wait below must not wait for it.
     task = hass.loop.create_task(call(hass, {"state_of_charge_percent": 61}))
@@ -252,7 +260,7 @@ async def test_action_answers_at_once_during_a_retry_after(
     assert err.value.translation_key == "submission_queued"
     assert retry_at in str(err.value)
     assert len(sandbox.requests_to("state")) == 1  # Flatpeak asked us to wait
-    await advance(hass, freezer, 30)
+    await advance(hass, freezer, wait)
     await advance(hass, freezer, 1)  # the second record, at the pace after a 429
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 61]
     assert state_of(hass, "queued_records") == "0"

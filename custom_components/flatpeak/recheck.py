@@ -135,10 +135,13 @@ def async_ask_user(
 
 
 @callback
-def async_clear_pause(hass: HomeAssistant, entry: ConfigEntry, code: ErrorCode) -> None:
-    """Undo what a pause for ``code`` asked of the user, now that it is fixed."""
-    if code is ErrorCode.DEVICE_NOT_FOUND:
-        async_delete_device_issue(hass, entry.entry_id)
-    elif code is ErrorCode.AUTH_FAILED:
-        for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH}):
-            hass.config_entries.flow.async_abort(flow["flow_id"])
+def async_clear_pause(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Undo what the pause asked of the user, now that a check passed.
+
+    Every check needs a token: the credentials work, a re-authentication is
+    moot. The device issue goes too (if the pause changed from an unknown
+    device to another problem, the next ``PUT`` raises it again at once).
+    """
+    async_delete_device_issue(hass, entry.entry_id)
+    for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH}):
+        hass.config_entries.flow.async_abort(flow["flow_id"])

@@ -124,8 +124,8 @@ class RetryTimes:
         An automatic attempt counts toward the backoff and waits it, or
         exactly the ``Retry-After`` when Flatpeak sent one; a manual attempt
         leaves the backoff as it was (the same count, the same retry time).
-        Flatpeak's ``Retry-After`` and the pace bind either way, and no wait
-        is shorter than ``RETRY_AFTER_MIN``.
+        Flatpeak's ``Retry-After`` and the pace bind either way (after a 429
+        the whole wait does), and no wait is shorter than ``RETRY_AFTER_MIN``.
         """
         manual_due, self._manual_due = self._manual_due, None
         if rate_limited:
@@ -138,7 +138,7 @@ class RetryTimes:
                 ours = 0.0
         asked = max(retry_after or 0.0, self.pace.gap)
         delay = max(ours, asked, RETRY_AFTER_MIN)
-        self._wait(now, delay, asked)
+        self._wait(now, delay, delay if rate_limited else asked)
         return delay
 
     def _wait(self, now: datetime, delay: float, asked: float) -> None:

@@ -152,9 +152,8 @@ class Sender:
         """Flatpeak answers right again: clear the pause and deliver."""
         LOGGER.info("Flatpeak answers again; submissions resume")
         self._recheck = None
-        if self._paused_for is not None:
-            async_clear_pause(self.hass, self.entry, self._paused_for)
         self._paused_for = None
+        async_clear_pause(self.hass, self.entry)
         self.state = SenderState.IDLE
         self.status.publish(
             status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
