@@ -196,6 +196,31 @@ async def test_refused_credentials_pause_an_idle_device_too(
     ] == ["reauth"]
 
 
+@pytest.mark.usefixtures("at_start")
+async def test_the_account_tries_the_credentials_again_once_an_hour(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """One check for the account (one token request an hour, not one per
+    device); when it passes, every device resumes and the request is withdrawn."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 61)
+    await advance(hass, freezer, 31)
+    tokens = len(sandbox.requests_to("token"))
+    await advance(hass, freezer, 3600)
+    assert len(sandbox.requests_to("token")) == tokens + 1
+    sandbox.set_reject_credentials(False)
+    await advance(hass, freezer, 3600)
+    for device_id in (DEFAULT_DEVICE_ID, SECOND):
+        assert 61 in [s["state_of_charge_percent"] for s in sandbox.states(device_id)]
+    for runtime in entry.runtime_data.devices.values():
+        assert runtime.sender.state == "idle"
+        assert not runtime.outbox
+    assert hass.config_entries.flow.async_progress() == []
+    assert entry.runtime_data.credentials_refused_verdict is None
+
+
 def runtime_of_subentry(entry: MockConfigEntry, subentry_id: str) -> Any:
     return entry.runtime_data.devices[subentry_id]
 

@@ -9,7 +9,8 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 
 from .api import FlatpeakClient
-from .const import LOGGER
+from .const import LOGGER, ErrorCode
+from .recheck import Recheck, async_abort_reauth, plan_and_probe
 from .sender import SenderState
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ class FlatpeakAccount:
     """The account entry at run time: the shared client, and a runtime per device.
 
     ``devices`` is keyed by subentry ID. Refused credentials concern the whole
-    account: every device pauses and one re-authentication starts.
+    account: every device pauses, one re-authentication is asked for, and the
+    credentials are tried again once an hour (a key revoked by mistake and
+    restored) until they work or the user re-authenticates.
     """
 
     hass: HomeAssistant
@@ -30,6 +33,7 @@ class FlatpeakAccount:
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
     credentials_refused_verdict: Verdict | None = None
+    _recheck: Recheck | None = None
 
     @callback
     def credentials_refused(self, verdict: Verdict) -> None:
@@ -48,8 +52,38 @@ class FlatpeakAccount:
             if device.sender.state in (SenderState.IDLE, SenderState.WAITING):
                 device.sender.pause(verdict)
         self.entry.async_start_reauth(self.hass)
+        plan, probe = plan_and_probe(ErrorCode.AUTH_FAILED, self.client, "")
+        self._recheck = Recheck(
+            self.hass,
+            self.entry,
+            plan,
+            probe,
+            self._credentials_work,
+            self._still_refused,
+        )
+        self._recheck.start()
+
+    @callback
+    def _credentials_work(self) -> None:
+        """A token was issued again: withdraw the request, resume every device."""
+        LOGGER.info("[%s] Flatpeak accepts the credentials again", self.entry.title)
+        self._recheck = None
+        self.credentials_refused_verdict = None
+        async_abort_reauth(self.hass, self.entry)
+        for device in self.devices.values():
+            if device.sender.paused_for is ErrorCode.AUTH_FAILED:
+                device.sender.resume()
+
+    @callback
+    def _still_refused(self, err: Exception) -> None:
+        LOGGER.debug(
+            "[%s] Credentials still refused (%s)", self.entry.title, type(err).__name__
+        )
 
     async def async_shutdown(self) -> None:
-        """Stop every device, keeping what is pending on disk."""
+        """Stop checking, stop every device, keeping what is pending on disk."""
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
         for device in self.devices.values():
             await device.async_shutdown()
