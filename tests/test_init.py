@@ -225,6 +225,24 @@ def runtime_of_subentry(entry: MockConfigEntry, subentry_id: str) -> Any:
     return entry.runtime_data.devices[subentry_id]
 
 
+async def test_setup_with_refused_credentials_pauses_each_device_once(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox.reject_credentials = True
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    assert [
+        f["context"]["source"] for f in hass.config_entries.flow.async_progress()
+    ] == ["reauth"]
+    # One token request for the whole account, no device looked up.
+    assert [r.endpoint for r in sandbox.requests] == ["token"]
+    for runtime in entry.runtime_data.devices.values():
+        assert runtime.status.current.consecutive_failures == 1
+    assert caplog.text.count("Submissions to Flatpeak paused") == 2
+
+
 async def test_setup_with_refused_credentials_keeps_queuing(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,

@@ -119,7 +119,9 @@ def apply_look_up(runtime: FlatpeakRuntimeData, failure: Verdict | None) -> None
         async_delete_device_issue(context.hass, context.storage_id)
         runtime.status.publish(connected=True)
     elif failure.action is Action.PAUSE:
-        runtime.sender.pause(failure)
+        # Refused credentials paused every device of the account at the first.
+        if runtime.sender.paused_for is not failure.code:
+            runtime.sender.pause(failure)
     else:
         context.log.warning(
             "Cannot reach the Flatpeak API (%s); records are queued until it is back",
