@@ -8,11 +8,16 @@ once, and every entity ID is what it was.
 
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.repairs import DOMAIN as REPAIRS
-from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.config_entries import (
+    ConfigEntryDisabler,
+    ConfigEntryState,
+    ConfigSubentry,
+)
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
@@ -366,3 +371,27 @@ async def test_an_entry_of_a_newer_version_is_not_set_up(
     assert await async_setup_component(hass, DOMAIN, {})
     await settle(hass)
     assert newer.state is ConfigEntryState.MIGRATION_ERROR
+
+
+async def test_a_migration_cut_short_runs_again(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """Home Assistant stopped after the subentry was added, before the version
+    was written: the next start finishes the migration."""
+    old = old_entry(sandbox, DEFAULT_DEVICE_ID, "House battery")
+    old.add_to_hass(hass)
+    register(hass, old)
+    hass.config_entries.async_add_subentry(
+        old,
+        ConfigSubentry(
+            data=MappingProxyType({CONF_DEVICE_ID: DEFAULT_DEVICE_ID, **old.options}),
+            subentry_id=old.entry_id,
+            subentry_type="device",
+            title="House battery",
+            unique_id=DEFAULT_DEVICE_ID,
+        ),
+    )
+    await start(hass, old)
+    assert old.version == 2
+    assert list(old.subentries) == [old.entry_id]
+    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [55]

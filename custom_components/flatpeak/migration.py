@@ -112,7 +112,9 @@ async def async_migrate_group(hass: HomeAssistant, members: list[ConfigEntry]) -
             title=member.title,
             unique_id=member.data[CONF_DEVICE_ID],
         )
-        hass.config_entries.async_add_subentry(parent, subentry)
+        # Already there: a migration cut short (Home Assistant stopped) runs again.
+        if subentry.subentry_id not in parent.subentries:
+            hass.config_entries.async_add_subentry(parent, subentry)
         disable = member.disabled_by is not None and parent.disabled_by is None
         _move_registry_entries(hass, member, parent, subentry, disable=disable)
         if member is not parent:
