@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .api import FlatpeakClient
 from .const import LOGGER, ErrorCode
-from .recheck import Recheck, async_abort_reauth, plan_and_probe
+from .recheck import CREDENTIALS_PLAN, Recheck, async_abort_reauth
 from .sender import SenderState
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ class FlatpeakAccount:
     entry: ConfigEntry[FlatpeakAccount]
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
-    credentials_refused_verdict: Verdict | None = None
-    _recheck: Recheck | None = None
+    credentials_refused_verdict: Verdict | None = field(default=None, init=False)
+    _recheck: Recheck | None = field(default=None, init=False)
 
     @callback
     def credentials_refused(self, verdict: Verdict) -> None:
@@ -52,12 +52,11 @@ class FlatpeakAccount:
             if device.sender.state in (SenderState.IDLE, SenderState.WAITING):
                 device.sender.pause(verdict)
         self.entry.async_start_reauth(self.hass)
-        plan, probe = plan_and_probe(ErrorCode.AUTH_FAILED, self.client, "")
         self._recheck = Recheck(
             self.hass,
             self.entry,
-            plan,
-            probe,
+            CREDENTIALS_PLAN,
+            self.client.authenticate,
             self._credentials_work,
             self._still_refused,
         )
