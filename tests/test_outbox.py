@@ -1,14 +1,17 @@
 """The outbox: bounds, the record in flight, the journal on disk, the 0.1.0 file."""
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import UTC, datetime, timedelta
+import errno
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.json import json_bytes
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -16,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.api import DeviceState
+from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
 from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
@@ -87,6 +91,57 @@ async def tick(
     freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+
+
+class FailingDisk:
+    """The storage's read errors (EIO), for files whose name contains ``part``.
+
+    While ``failing``, opening such a file to read fails; after ``fail_after``
+    lines, a read in the middle of the file fails. Everything else is the real
+    file system.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, part: str) -> None:
+        self.part = part
+        self.failing = False
+        self.fail_after: int | None = None
+        self.reads = 0
+        real_open = Path.open
+
+        def open_(path: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            file = real_open(path, mode, *args, **kwargs)
+            if self.part not in path.name or "r" not in mode:
+                return file
+            self.reads += 1
+            if self.failing:
+                file.close()
+                raise OSError(errno.EIO, "Input/output error", str(path))
+            if self.fail_after is None:
+                return file
+            return _FailingReader(file, self.fail_after)
+
+        monkeypatch.setattr(Path, "open", open_)
+
+
+class _FailingReader:
+    """A file whose read fails (EIO) after ``lines`` lines."""
+
+    def __init__(self, file: Any, lines: int) -> None:
+        self._file = file
+        self._left = lines
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._file:
+            if not self._left:
+                raise OSError(errno.EIO, "Input/output error")
+            self._left -= 1
+            yield line
 
 
 # --- bounds and the record in flight ------------------------------------------------
@@ -306,12 +361,19 @@ async def test_garbage_lines_are_skipped(
     again = await on_disk(hass)
     assert list(again) == [first, second]
     assert again.dropped == 4
-    assert "Skipped 12 unreadable line(s)" in caplog.text
+    # Objects of another kind are a newer version's lines: kept, not skipped.
+    assert "Skipped 10 unreadable line(s)" in caplog.text
     assert "Skipped 4 unreadable record(s) in the outbox" in caplog.text
-    # The file was rewritten clean.
+    # The file was rewritten clean, with the lines it did not understand.
     caplog.clear()
     assert list(await on_disk(hass)) == [first, second]
     assert "unreadable" not in caplog.text
+    data = await read(hass, journal)
+    assert b'{"n": 50}\n{"other": 1}\n' in data  # unchanged
+    # A number such a line holds is never given to a new record.
+    again.append(state(0, 3))
+    await again.async_close()
+    assert b'{"n":55,"r":' in await read(hass, journal)  # past 50 and 51-54
 
 
 async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
@@ -374,6 +436,191 @@ async def test_a_failed_write_is_retried_from_memory(
     assert list(await on_disk(hass)) == [state(2, 1), state(1, 2)]
 
 
+# --- read errors -----------------------------------------------------------------------
+
+
+async def test_a_journal_unreadable_once_loses_nothing(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails on 0.2.0: the next start loaded only B (A was lost, C's number reused)."""
+    a, b, c = state(3, 1), state(2, 2), state(1, 3)
+    outbox.append(a)
+    outbox.append(b)
+    await outbox.async_close()
+    disk = FailingDisk(monkeypatch, journal.name)
+    disk.failing = True  # one start meets read errors (EIO)
+    second = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await second.async_load()
+    assert not second
+    assert "Could not read the outbox journal" in caplog.text
+    second.append(c)
+    await second.async_flush()
+    head = second.peek()
+    assert head is c
+    second.delivered(head)
+    await second.async_close()
+    disk.failing = False
+    # The next start reads the file again: A and B come back, once each, and
+    # C (delivered) does not.
+    third = await on_disk(hass)
+    assert list(third) == [a, b]
+    assert list(await on_disk(hass)) == [a, b]
+
+
+async def test_a_read_error_gone_a_moment_later_loses_nothing_now(
+    hass: HomeAssistant, outbox: Outbox, journal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [state(2, 1), state(1, 2)]
+    for record in records:
+        outbox.append(record)
+    await outbox.async_close()
+    disk = FailingDisk(monkeypatch, journal.name)
+    disk.failing = True
+    real_rename = Path.rename
+
+    def rename(path: Path, target: Path) -> Path:
+        disk.failing = False  # the error is gone by the time it is read again
+        return real_rename(path, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    again = await on_disk(hass)
+    assert list(again) == records
+    assert not again.unreadable
+    names = await hass.async_add_executor_job(
+        lambda: sorted(p.name for p in journal.parent.iterdir())
+    )
+    assert names == [journal.name]
+
+
+async def test_a_read_error_midway_keeps_the_whole_file(
+    hass: HomeAssistant, outbox: Outbox, journal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [state(10 - soc, soc) for soc in range(6)]
+    for record in records[:3]:
+        outbox.append(record)
+    await outbox.async_flush()
+    outbox.delivered(records[1])  # its removal is further down the file
+    for record in records[3:]:
+        outbox.append(record)
+    await outbox.async_close()
+    disk = FailingDisk(monkeypatch, journal.name)
+    disk.fail_after = 2  # the first two lines read, then EIO
+    second = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await second.async_load()
+    # Nothing half-read is used: the second record was delivered already.
+    assert not second
+    later = state(0, 9)
+    second.append(later)
+    await second.async_close()
+    disk.fail_after = None
+    expected = [records[0], *records[2:], later]
+    assert list(await on_disk(hass)) == expected
+
+
+async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    battery: None,
+    monkeypatch: pytest.MonkeyPatch,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Fails on 0.2.0: new records were appended to the unreadable file."""
+    entry_id = config_entry.entry_id
+    path = Path(hass.config.path(".storage", f"flatpeak.{entry_id}.outbox.jsonl"))
+    a, b = state(3, 1), state(2, 2)
+    saved = Outbox(hass, entry_id, max_age=DAY, max_records=10_000)
+    await saved.async_load()
+    saved.append(a)
+    saved.append(b)
+    await saved.async_close()
+    original = await read(hass, path)
+    disk = FailingDisk(monkeypatch, path.name)
+    disk.failing = True  # a failing SD card: every read fails
+
+    def kept() -> dict[str, bytes]:
+        found = {}
+        for kept_path in path.parent.glob(f"{path.name}.*"):
+            with open(kept_path, "rb") as file:  # noqa: PTH123 - not the failing disk
+                found[kept_path.name] = file.read()
+        return found
+
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert config_entry.state is ConfigEntryState.LOADED
+    issue = issue_registry.async_get_issue(DOMAIN, f"outbox_unreadable_{entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "outbox_unreadable"
+    [(name, data)] = (await hass.async_add_executor_job(kept)).items()
+    assert data == original
+    assert issue.translation_placeholders["path"].endswith(name)
+    # New records are delivered and saved meanwhile, in a new file.
+    assert len(sandbox.states()) == 1
+    await hass.config_entries.async_reload(entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await hass.async_add_executor_job(kept) == {name: original}
+    assert issue_registry.async_get_issue(DOMAIN, issue.issue_id) is not None
+    # The storage is fixed: the kept records are delivered, once.
+    disk.failing = False
+    await hass.config_entries.async_reload(entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    bodies = sandbox.states()
+    assert a.to_json() in bodies
+    assert b.to_json() in bodies
+    assert len({body["record_reference_id"] for body in bodies}) == len(bodies)
+    assert await hass.async_add_executor_job(kept) == {}
+    assert issue_registry.async_get_issue(DOMAIN, issue.issue_id) is None
+
+
+async def test_what_a_newer_version_wrote_survives_compaction(
+    hass: HomeAssistant,
+    outbox: Outbox,
+    journal: Path,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Fails on 0.2.0: unknown lines and fields were dropped by the rewrite."""
+    a, b = state(3, 1), state(2, 2)
+    lines = [
+        b'{"c":[1,2],"future_counter":7}',
+        b'{"n":0,"r":' + json_bytes(a.to_json()) + b"}",
+        b'{"future":[1,2,3]}',
+        b'{"n":1,"r":'
+        + json_bytes({**b.to_json(), "grid_power_kw": 1.5})
+        + b',"future_field":{"kept":true}}',
+    ]
+    await hass.async_add_executor_job(journal.parent.mkdir)
+    await write(hass, journal, b"\n".join(lines) + b"\n")
+    loaded = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await loaded.async_load()
+    assert list(loaded) == [a, b]
+    assert (loaded.dropped, loaded.rejected) == (1, 2)
+    # What is sent is exactly the API's fields.
+    assert loaded.peek() == a
+    assert [s.to_json() for s in loaded] == [a.to_json(), b.to_json()]
+    loaded.delivered(a)
+    # Delivering a thousand more records compacts the file.
+    more = [state(-index / 1000, index % 100) for index in range(COMPACT_MIN_DEAD)]
+    for record in more:
+        loaded.append(record)
+    await loaded.async_flush()
+    for record in more:
+        loaded.delivered(record)
+    await loaded.async_close()
+    data = await read(hass, journal)
+    assert data.count(b"\n") < 10  # compacted
+    assert b'{"future":[1,2,3]}\n' in data
+    assert b'"future_counter":7' in data
+    assert b'"grid_power_kw":1.5' in data
+    assert b'"future_field":{"kept":true}' in data
+    again = await on_disk(hass)
+    assert [s.to_json() for s in again] == [b.to_json()]
+
+
 # --- the 0.1.0 file, removal ------------------------------------------------------------
 
 
@@ -412,7 +659,8 @@ async def test_the_0_1_0_file_stays_until_the_journal_is_written(
     journal: Path,
 ) -> None:
     hass_storage["flatpeak.entry.outbox"] = old_store([state(1).to_json()])
-    await hass.async_add_executor_job(journal.mkdir, 0o755, True)  # cannot write
+    # The rewrite cannot create its temporary file.
+    await hass.async_add_executor_job(Path(f"{journal}.tmp").mkdir, 0o755, True)
     outbox = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
     await outbox.async_load()
     await outbox.async_close()

@@ -13,8 +13,10 @@ from homeassistant.util import dt as dt_util
 
 from .api import DeviceState
 from .const import DOMAIN, LOGGER
-from .journal import Entry, Journal
-from .outbox_migration import async_read_0_1_0, carry_over, store_0_1_0
+from .journal import Journal
+from .journal_lines import Entry
+from .outbox_migration import store_0_1_0
+from .outbox_restore import async_restore
 from .outbox_writer import OutboxWriter
 
 
@@ -57,6 +59,8 @@ class Outbox:
         self.max_records = max_records
         self.dropped = 0
         self.rejected = 0
+        # Files kept after a read error that still cannot be read: path: error.
+        self.unreadable: dict[str, str] = {}
         self._drop_logged = False
         self._writer = OutboxWriter(
             hass,
@@ -71,7 +75,7 @@ class Outbox:
 
     def __iter__(self) -> Iterator[DeviceState]:
         """Iterate over the waiting records, oldest first."""
-        return (state for _, state in self._records)
+        return (entry.state for entry in self._records)
 
     def __bool__(self) -> bool:
         """Return whether a record waits for delivery."""
@@ -85,25 +89,22 @@ class Outbox:
     async def async_load(self) -> None:
         """Restore the saved records (file I/O and parsing in the executor).
 
-        The 0.1.0 ``Store`` outbox is carried over (``outbox_migration.py``);
-        the old file is removed only once the journal holding its records is on
-        disk.
+        Files kept after a read error and the 0.1.0 ``Store`` outbox are merged
+        (``outbox_restore.py``); they are removed only once the journal holding
+        their records is on disk.
         """
-        hass = self._hass
-        contents = await hass.async_add_executor_job(self._writer.journal.load)
-        store = store_0_1_0(hass, self._entry_id)
-        if (old := await async_read_0_1_0(store)) is not None:
-            await hass.async_add_executor_job(carry_over, contents, old)
+        restored = await async_restore(self._hass, self._writer.journal, self._entry_id)
+        contents = restored.contents
         self._records = deque(contents.entries)
         self._next_number = contents.next_number
         self.dropped, self.rejected = contents.dropped, contents.rejected
-        self._writer.loaded(contents, rewrite=old is not None)
+        self.unreadable = restored.unreadable
+        self._writer.loaded(contents, rewrite=restored.rewrite)
         self.prune()
-        if old is not None:
+        if restored.rewrite:
             await self._writer.async_flush()
             if self._writer.synced:
-                await store.async_remove()
-                LOGGER.info("Moved the outbox to %s", self._writer.journal.path)
+                await restored.async_clean_up()
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
@@ -115,28 +116,28 @@ class Outbox:
 
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
-        entry = (self._next_number, state)
+        entry = Entry(self._next_number, state)
         self._next_number += 1
         self._records.append(entry)
-        self._writer.added(*entry)
+        self._writer.added(entry)
         self.prune()
 
     @property
     def newest(self) -> DeviceState | None:
         """Return the record queued last, or None."""
-        return self._records[-1][1] if self._records else None
+        return self._records[-1].state if self._records else None
 
     @property
     def oldest(self) -> DeviceState | None:
         """Return the oldest record, or None, without putting it in flight."""
-        return self._records[0][1] if self._records else None
+        return self._records[0].state if self._records else None
 
     def peek(self) -> DeviceState | None:
         """Return the oldest record, or None; it is in flight from now on."""
         if not self._records:
             return None
         self._in_flight = self._records[0]
-        return self._in_flight[1]
+        return self._in_flight.state
 
     def release(self) -> None:
         """End the in-flight state of the peeked record (the attempt failed)."""
@@ -154,17 +155,17 @@ class Outbox:
 
     def _remove(self, state: DeviceState) -> bool:
         records = self._records
-        if records and (records[0][1] is state or records[0][1] == state):
+        if records and (records[0].state is state or records[0].state == state):
             entry = records.popleft()
         else:
-            found = next((entry for entry in records if entry[1] == state), None)
+            found = next((entry for entry in records if entry.state == state), None)
             if found is None:
                 return False
             records.remove(found)
             entry = found
         if entry is self._in_flight:
             self._in_flight = None
-        self._writer.removed(entry[0])
+        self._writer.removed(entry.number)
         return True
 
     def prune(self, now: datetime | None = None) -> int:
@@ -179,8 +180,8 @@ class Outbox:
             records.popleft()
         bound = self.max_records - (held is not None)
         dropped = 0
-        while records and (len(records) > bound or records[0][1].time < oldest):
-            self._writer.removed(records.popleft()[0])
+        while records and (len(records) > bound or records[0].state.time < oldest):
+            self._writer.removed(records.popleft().number)
             dropped += 1
         if held is not None:
             records.appendleft(held)

@@ -10,9 +10,9 @@ from functools import partial
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
-from .api import DeviceState
 from .const import LOGGER
-from .journal import Entry, Journal, JournalContents
+from .journal import Journal
+from .journal_lines import Entry, JournalContents, Preserved, counters_line
 
 # A change is on disk at most this long (plus the write itself) after it
 # happened, whatever the arrival rate: new changes never postpone the timer.
@@ -53,9 +53,10 @@ class OutboxWriter:
         self.journal = journal
         self._entries = entries
         self._counters = counters
-        self._added: dict[int, DeviceState] = {}
+        self._added: dict[int, Entry] = {}
         self._removed: list[int] = []
         self._saved_counters: Counters = (0, 0)
+        self._preserved = Preserved()  # what a newer version wrote
         self._rewrite = False
         self._in_file = 0  # record lines in the file, or in a job writing it
         self._dead = 0  # of which no longer queued
@@ -81,14 +82,15 @@ class OutboxWriter:
         self._in_file = len(contents.entries) + contents.dead
         self._dead = contents.dead
         self._saved_counters = (contents.dropped, contents.rejected)
+        self._preserved = contents.preserved
         if rewrite or not contents.clean:
             self._rewrite = True
             self.changed()
 
     @callback
-    def added(self, number: int, state: DeviceState) -> None:
+    def added(self, entry: Entry) -> None:
         """Note a queued record."""
-        self._added[number] = state
+        self._added[entry.number] = entry
         self.changed()
 
     @callback
@@ -130,7 +132,7 @@ class OutboxWriter:
         ):
             entries = list(self._entries())
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
-            job = partial(_rewrite, self.journal, entries, counters)
+            job = partial(_rewrite, self.journal, entries, counters, self._preserved)
         elif self._added or self._removed or counters != self._saved_counters:
             # The job owns the batch: the writer starts new ones below.
             job = partial(
@@ -138,7 +140,9 @@ class OutboxWriter:
                 self.journal,
                 self._added,
                 self._removed,
-                counters if counters != self._saved_counters else None,
+                counters_line(counters, self._preserved)
+                if counters != self._saved_counters
+                else None,
             )
             self._in_file += len(self._added)
         else:
@@ -186,16 +190,18 @@ class OutboxWriter:
 # The jobs empty their batch in the executor: freeing a large one is work too.
 
 
-def _rewrite(journal: Journal, entries: list[Entry], counters: Counters) -> None:
-    journal.rewrite(entries, counters)
+def _rewrite(
+    journal: Journal, entries: list[Entry], counters: Counters, preserved: Preserved
+) -> None:
+    journal.rewrite(entries, counters, preserved)
     entries.clear()
 
 
 def _append(
     journal: Journal,
-    added: dict[int, DeviceState],
+    added: dict[int, Entry],
     removed: list[int],
-    counters: Counters | None,
+    counters: bytes | None,
 ) -> None:
-    journal.append(added.items(), removed, counters)
+    journal.append(added.values(), removed, counters)
     added.clear()
