@@ -24,7 +24,7 @@ from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
 from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import SOC, advance, drain, state_of
+from .conftest import SOC, Clocks, advance, drain, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -170,11 +170,14 @@ async def test_age_bound(outbox: Outbox, freezer: FrozenDateTimeFactory) -> None
     outbox.max_age = timedelta(hours=1)
     outbox.append(state(90))
     outbox.append(state(30))
-    assert len(outbox) == 1
-    assert outbox.dropped == 1
+    # Stamped 90 minutes ago, but queued just now: kept for an hour of run time.
+    assert len(outbox) == 2
     freezer.tick(timedelta(minutes=31))
-    assert outbox.prune() == 1
+    assert outbox.prune() == 0
+    freezer.tick(timedelta(minutes=30))
+    assert outbox.prune() == 2
     assert len(outbox) == 0
+    assert outbox.dropped == 2
 
 
 async def test_reject_and_remove_out_of_order(outbox: Outbox) -> None:
@@ -204,7 +207,7 @@ async def test_prune_never_drops_the_record_in_flight(
     assert [s.state_of_charge_percent for s in outbox] == [1, 3, 4]
     assert outbox.dropped == 1
     # The age bound neither drops nor counts the record in flight.
-    freezer.tick(timedelta(minutes=45))
+    freezer.tick(timedelta(minutes=61))
     assert outbox.prune() == 2
     assert list(outbox) == [oldest]
     assert outbox.dropped == 3
@@ -224,12 +227,51 @@ async def test_release_and_delivered_end_the_flight(
     assert outbox.peek() is first
     outbox.delivered(first)
     assert outbox.peek() is second
-    freezer.tick(timedelta(minutes=30))
+    freezer.tick(timedelta(minutes=61))
     assert outbox.prune() == 0
     outbox.release()  # the attempt failed: the bounds apply again
     assert outbox.prune() == 1
     assert outbox.peek() is None
     assert outbox.dropped == 1
+
+
+async def test_the_age_bound_counts_run_time_kept_across_restarts(
+    hass: HomeAssistant, clocks: Clocks
+) -> None:
+    """Fails on 0.2.0: the record was dropped by the wall clock alone at load."""
+    outbox = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await outbox.async_load()
+    first = state(0, 1)
+    outbox.append(first)
+    await clocks.advance(23 * 3600)
+    await outbox.async_close()
+    # Home Assistant is off for a day: the wall clock moves, the run time not.
+    await clocks.step(DAY)
+    again = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await again.async_load()
+    assert list(again) == [first]  # 47 h old by the wall clock, 23 h of run
+    await clocks.advance(3500)
+    assert again.prune() == 0
+    await clocks.advance(200)  # 24 h and 100 s of run time since it was queued
+    assert again.prune() == 1
+    await again.async_close()
+
+
+async def test_records_of_an_older_journal_count_from_their_load(
+    hass: HomeAssistant, journal: Path, clocks: Clocks
+) -> None:
+    """A journal of 0.2.0 has no run time: its records count from the start."""
+    old = state(30 * 60, 1)  # 30 h old by the wall clock
+    await hass.async_add_executor_job(journal.parent.mkdir)
+    await write(hass, journal, b'{"n":0,"r":' + json_bytes(old.to_json()) + b"}\n")
+    outbox = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
+    await outbox.async_load()
+    assert list(outbox) == [old]
+    await clocks.advance(23 * 3600)
+    assert outbox.prune() == 0
+    await clocks.advance(3601)
+    assert outbox.prune() == 1
+    await outbox.async_close()
 
 
 # --- on disk ------------------------------------------------------------------------------
@@ -298,7 +340,9 @@ async def test_a_truncated_last_line_loses_only_that_record(
         outbox.append(record)
     await outbox.async_flush()
     data = await read(hass, journal)
-    await write(hass, journal, data[:-20])  # a power cut in the middle of a write
+    # A power cut in the middle of a write: the last record line is torn (and
+    # the counters line after it is lost).
+    await write(hass, journal, data[: data.rindex(b'\n{"c"') - 20])
     again = Outbox(hass, "entry", max_age=DAY, max_records=10_000)
     await again.async_load()
     assert list(again) == records[:-1]
@@ -388,7 +432,7 @@ async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
         outbox.append(record)
     await tick(hass, freezer, FLUSH_DELAY)
     full = (await read(hass, journal)).count(b"\n")
-    assert full == total
+    assert full == total + 1  # and the counters line
     # Deliver two thirds (one rejected): the file is compacted on the way.
     for index in range(2 * COMPACT_MIN_DEAD):
         head = outbox.peek()
@@ -411,7 +455,8 @@ async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
     while (head := outbox.peek()) is not None:
         outbox.delivered(head)
     await outbox.async_flush()
-    assert (await read(hass, journal)) == b'{"c":[0,1]}\n'
+    assert (await read(hass, journal)).startswith(b'{"c":[0,1],"t":')
+    assert (await read(hass, journal)).count(b"\n") == 1
     # Bytes written per queued record, compaction included.
     assert outbox.bytes_written / total < 2048
 

@@ -4,6 +4,7 @@ After each scenario the sandbox holds every snapshot exactly once, in order,
 and the diagnostic entities told the truth meanwhile.
 """
 
+from datetime import timedelta
 from email.utils import format_datetime
 import logging
 from typing import Any
@@ -25,7 +26,17 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, START, advance, drain, set_battery, set_soc, settle, state_of
+from .conftest import (
+    SOC,
+    START,
+    Clocks,
+    advance,
+    drain,
+    set_battery,
+    set_soc,
+    settle,
+    state_of,
+)
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -277,6 +288,50 @@ async def test_restart_with_a_non_empty_outbox(
         assert_exactly_once_in_order(sandbox, expected)
         assert await hass2.config_entries.async_unload(entry.entry_id)
         await hass2.async_stop(force=True)
+
+
+async def test_a_clock_step_forward_of_a_day_drops_nothing(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """Fails on 0.2.0: the step dropped the whole backlog by the 24 h age bound."""
+    await sandbox.stop()
+    for value in range(6):
+        set_soc(hass, 40 + value)
+        await clocks.advance(31)
+    queued = queued_bodies(init_integration)
+    assert len(queued) == 6
+    # NTP on a host without a real-time clock: the wall clock jumps a day.
+    await clocks.step(timedelta(days=1))
+    set_soc(hass, 50)  # queued: the bounds are checked
+    await clocks.advance(31)
+    assert queued_bodies(init_integration)[:6] == queued
+    assert state_of(hass, "dropped_records") == "0"
+    await sandbox.start()
+    await clocks.advance(600)
+    await drain(hass, clocks.freezer, init_integration)
+    bodies = sandbox.states()
+    assert all(body in bodies for body in queued)
+    assert state_of(hass, "dropped_records") == "0"
+
+
+async def test_the_age_bound_counts_time_that_really_passed(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    await sandbox.stop()
+    set_soc(hass, 33)
+    await clocks.advance(1)
+    [first] = queued_bodies(init_integration)
+    # A day and a bit of outage, on both clocks: the first record goes.
+    for _ in range(25):
+        await clocks.advance(3600)
+    assert first not in queued_bodies(init_integration)
+    assert int(state_of(hass, "dropped_records")) >= 1
 
 
 async def test_renamed_entity_keeps_working(

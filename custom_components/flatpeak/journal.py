@@ -37,7 +37,6 @@ from .journal_lines import (
     JournalContents,
     Parser,
     Preserved,
-    counters_line,
     let_the_loop_run,
 )
 
@@ -135,15 +134,15 @@ class Journal:
             self.bytes_written += written
 
     def rewrite(
-        self, entries: Iterable[Entry], counters: tuple[int, int], preserved: Preserved
+        self, entries: Iterable[Entry], counters: bytes, preserved: Preserved
     ) -> None:
         """Replace the journal by its live records (atomic, synced).
 
-        The counters come first, then the lines this version does not
+        The counters line comes first, then the lines this version does not
         understand, in their order, then the records.
         """
         temporary = self.path.with_name(f"{self.path.name}.tmp")
-        head = counters_line(counters, preserved) + b"\n"
+        head = counters + b"\n"
         head += b"".join(line + b"\n" for line in preserved.lines)
         with self._lock:
             self._set_aside()

@@ -2,10 +2,15 @@
 
 Each line is one JSON object:
 
-- ``{"n": 7, "r": {...}}``: record number 7 was queued (``r`` is the API body);
+- ``{"n": 7, "r": {...}, "q": 812.5}``: record number 7 was queued (``r`` is
+  the API body) at 812.5 s of run time (``run_clock.py``);
 - ``{"x": [3, 4, 7]}``: those records left the outbox (delivered, rejected,
   dropped);
-- ``{"c": [dropped, rejected]}``: the outbox's counters (the last line wins).
+- ``{"c": [dropped, rejected], "t": 815.0}``: the outbox's counters and the
+  run time when they were written (the last line wins). One is written with
+  every batch of records, so the saved run time is never behind a record's.
+
+A record without ``q`` (written by 0.2.0) counts from the run time at load.
 
 Anything else this version does not understand is kept, so that a downgrade
 and an upgrade lose nothing a newer version wrote: a line of another kind is
@@ -18,6 +23,7 @@ A number found in a line of another kind is never given to a new record.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 import time
 from typing import Any
@@ -35,7 +41,8 @@ RECORD_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
 CHUNK = 200
 # The fields of a record this version sends; others are kept, never sent.
 API_FIELDS = frozenset(f.name for f in fields(DeviceState))
-RECORD_LINE_FIELDS = frozenset(("n", "r"))
+RECORD_LINE_FIELDS = frozenset(("n", "r", "q"))
+COUNTERS_LINE_FIELDS = frozenset(("c", "t"))
 
 
 @dataclass(slots=True, eq=False)
@@ -44,6 +51,8 @@ class Entry:
 
     number: int
     state: DeviceState
+    # Run time (seconds) when it was queued; None until a load sets it.
+    queued_at: float | None = None
     # Fields of its line, and of its record, that this version does not know.
     extra: JsonObject | None = None
     extra_record: JsonObject | None = None
@@ -54,6 +63,8 @@ class Entry:
         if self.extra_record:
             record.update(self.extra_record)  # never an API field
         line: JsonObject = {"n": self.number, "r": record}
+        if self.queued_at is not None:
+            line["q"] = round(self.queued_at, 3)
         if self.extra:
             line.update(self.extra)  # never "n" or "r"
         return json_bytes(line)
@@ -67,9 +78,12 @@ class Preserved:
     counters: JsonObject = field(default_factory=dict)
 
 
-def counters_line(counters: tuple[int, int], preserved: Preserved) -> bytes:
+def counters_line(
+    counters: tuple[int, int], run_time: float, preserved: Preserved
+) -> bytes:
     """Return the counters line (without its newline)."""
-    return json_bytes({"c": list(counters), **preserved.counters})
+    line = {"c": list(counters), "t": round(run_time, 3)}
+    return json_bytes({**preserved.counters, **line})
 
 
 def parse_record(data: Any) -> DeviceState:
@@ -106,6 +120,9 @@ class JournalContents:
     clean: bool = True
     exists: bool = False
     preserved: Preserved = field(default_factory=Preserved)
+    # The run time saved (at least every queued record's); records without
+    # one of their own count from it.
+    run_time: float = 0.0
 
 
 def _count(value: Any) -> int:
@@ -144,7 +161,10 @@ class Parser:
             elif "c" in obj:
                 dropped, rejected = obj["c"]
                 found.dropped, found.rejected = _count(dropped), _count(rejected)
-                found.preserved.counters = {k: v for k, v in obj.items() if k != "c"}
+                found.run_time = max(found.run_time, _seconds(obj.get("t", 0.0)))
+                found.preserved.counters = {
+                    k: v for k, v in obj.items() if k not in COUNTERS_LINE_FIELDS
+                }
             else:
                 found.preserved.lines.append(line.rstrip(b"\r\n"))
                 if isinstance(seen := obj.get("n"), int) and seen >= 0:
@@ -163,16 +183,32 @@ class Parser:
                 unreadable += 1
             if not count % CHUNK:
                 let_the_loop_run()
+        # A torn counters line may be older than the records before it.
+        stamps = (e.queued_at for e in found.entries if e.queued_at is not None)
+        found.run_time = max(found.run_time, *stamps, 0.0)
+        for entry in found.entries:
+            if entry.queued_at is None:
+                entry.queued_at = found.run_time
         if unreadable:
             LOGGER.warning("Skipped %s unreadable record(s) in the outbox", unreadable)
         found.dead = self.record_lines - len(found.entries)
         return found
 
 
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a run time is a number")
+    if not 0 <= value < float("inf"):
+        raise ValueError("a run time is a finite non-negative number")
+    return float(value)
+
+
 def _entry(number: int, obj: JsonObject) -> Entry:
     record = obj["r"]
     entry = Entry(number, parse_record(record))
-    if len(obj) > len(RECORD_LINE_FIELDS):
+    with suppress(*RECORD_ERRORS):  # else it counts from the load
+        entry.queued_at = _seconds(obj["q"])
+    if not obj.keys() <= RECORD_LINE_FIELDS:
         entry.extra = {k: v for k, v in obj.items() if k not in RECORD_LINE_FIELDS}
     if not record.keys() <= API_FIELDS:
         entry.extra_record = {k: v for k, v in record.items() if k not in API_FIELDS}

@@ -18,6 +18,7 @@ from .journal_lines import Entry
 from .outbox_migration import store_0_1_0
 from .outbox_restore import async_restore
 from .outbox_writer import OutboxWriter
+from .run_clock import RunClock
 
 
 def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
@@ -35,8 +36,10 @@ async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
 class Outbox:
     """A bounded FIFO of device states, persisted in a journal (``journal.py``).
 
-    Bounds: records older than ``max_age`` and records beyond ``max_records``
-    are dropped, oldest first; drops are counted and logged once per episode.
+    Bounds: records older than ``max_age`` (by the wall clock *and* by the run
+    time since they were queued, ``run_clock.py``: a clock step drops nothing)
+    and records beyond ``max_records`` are dropped, oldest first; drops are
+    counted and logged once per episode.
     The record ``peek`` returned is in flight until ``delivered``, ``reject``
     or ``release``: ``prune`` never drops it.
     """
@@ -62,11 +65,13 @@ class Outbox:
         # Files kept after a read error that still cannot be read: path: error.
         self.unreadable: dict[str, str] = {}
         self._drop_logged = False
+        self.run_clock = RunClock()
         self._writer = OutboxWriter(
             hass,
             _journal(hass, entry_id),
             lambda: self._records,
             lambda: (self.dropped, self.rejected),
+            self.run_clock.now,
         )
 
     def __len__(self) -> int:
@@ -99,6 +104,7 @@ class Outbox:
         self._next_number = contents.next_number
         self.dropped, self.rejected = contents.dropped, contents.rejected
         self.unreadable = restored.unreadable
+        self.run_clock.restart(contents.run_time)
         self._writer.loaded(contents, rewrite=restored.rewrite)
         self.prune()
         if restored.rewrite:
@@ -116,7 +122,7 @@ class Outbox:
 
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
-        entry = Entry(self._next_number, state)
+        entry = Entry(self._next_number, state, self.run_clock.now())
         self._next_number += 1
         self._records.append(entry)
         self._writer.added(entry)
@@ -174,13 +180,20 @@ class Outbox:
         The record in flight is neither dropped nor counted.
         """
         oldest = (now or dt_util.utcnow()) - self.max_age
+        queued_before = self.run_clock.now() - self.max_age.total_seconds()
         records = self._records
         held = self._in_flight if records and records[0] is self._in_flight else None
         if held is not None:
             records.popleft()
         bound = self.max_records - (held is not None)
         dropped = 0
-        while records and (len(records) > bound or records[0].state.time < oldest):
+        while records and (
+            len(records) > bound
+            or (
+                records[0].state.time < oldest
+                and (records[0].queued_at or 0.0) < queued_before
+            )
+        ):
             self._writer.removed(records.popleft().number)
             dropped += 1
         if held is not None:

@@ -56,7 +56,11 @@ def carry_over(contents: JournalContents, data: dict[str, Any]) -> None:
     known = {
         entry.state.record_reference_id or entry.state for entry in contents.entries
     }
-    merged = [Entry(0, s) for s in records if (s.record_reference_id or s) not in known]
+    merged = [
+        Entry(0, s, contents.run_time)
+        for s in records
+        if (s.record_reference_id or s) not in known
+    ]
     merged.extend(contents.entries)
     for number, entry in enumerate(merged, contents.next_number):
         entry.number = number  # past every number the journal may hold

@@ -94,6 +94,7 @@ def merge_kept(contents: JournalContents, kept: KeptFiles) -> None:
                 continue
             known.add(key)
             entry.number, number = number, number + 1
+            entry.queued_at = contents.run_time  # its file's run time is not ours
             merged.append(entry)
         contents.dropped += found.dropped
         contents.rejected += found.rejected

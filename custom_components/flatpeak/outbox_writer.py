@@ -47,12 +47,14 @@ class OutboxWriter:
         journal: Journal,
         entries: Callable[[], Sequence[Entry]],
         counters: Callable[[], Counters],
+        run_time: Callable[[], float],
     ) -> None:
-        """Write to ``journal``; ``entries``/``counters`` read the outbox."""
+        """Write to ``journal``; ``entries``/``counters``/``run_time`` read the outbox."""
         self._hass = hass
         self.journal = journal
         self._entries = entries
         self._counters = counters
+        self._run_time = run_time
         self._added: dict[int, Entry] = {}
         self._removed: list[int] = []
         self._saved_counters: Counters = (0, 0)
@@ -64,6 +66,7 @@ class OutboxWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._failing = False
+        self._save_run_time = False  # at close: the run time so far
 
     @property
     def synced(self) -> bool:
@@ -73,6 +76,7 @@ class OutboxWriter:
             and not self._removed
             and not self._rewrite
             and self._counters() == self._saved_counters
+            and not self._save_run_time
             and (self._task is None or self._task.done())
         )
 
@@ -132,22 +136,25 @@ class OutboxWriter:
         ):
             entries = list(self._entries())
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
-            job = partial(_rewrite, self.journal, entries, counters, self._preserved)
-        elif self._added or self._removed or counters != self._saved_counters:
-            # The job owns the batch: the writer starts new ones below.
-            job = partial(
-                _append,
-                self.journal,
-                self._added,
-                self._removed,
-                counters_line(counters, self._preserved)
-                if counters != self._saved_counters
-                else None,
-            )
+            line = counters_line(counters, self._run_time(), self._preserved)
+            job = partial(_rewrite, self.journal, entries, line, self._preserved)
+        elif (
+            self._added
+            or self._removed
+            or counters != self._saved_counters
+            or (self._save_run_time and self._in_file)
+        ):
+            # The job owns the batch: the writer starts new ones below. The
+            # counters line saves the run time with every batch of records.
+            line = None
+            if self._added or counters != self._saved_counters or self._save_run_time:
+                line = counters_line(counters, self._run_time(), self._preserved)
+            job = partial(_append, self.journal, self._added, self._removed, line)
             self._in_file += len(self._added)
         else:
             return None
         self._added, self._removed = {}, []
+        self._save_run_time = False
         self._saved_counters = counters
         self._cancel_timer()
         return job
@@ -181,8 +188,10 @@ class OutboxWriter:
             await asyncio.shield(self._task)
 
     async def async_close(self) -> None:
-        """Write everything pending; later changes stay in memory only."""
+        """Write everything pending and the run time; later changes stay in memory."""
+        self._save_run_time = True
         await self.async_flush()
+        self._save_run_time = False
         self._closed = True
         self._cancel_timer()
 
@@ -191,7 +200,7 @@ class OutboxWriter:
 
 
 def _rewrite(
-    journal: Journal, entries: list[Entry], counters: Counters, preserved: Preserved
+    journal: Journal, entries: list[Entry], counters: bytes, preserved: Preserved
 ) -> None:
     journal.rewrite(entries, counters, preserved)
     entries.clear()
