@@ -489,6 +489,8 @@ class FlatpeakSandbox:
             raise TypeError("the control must be a JSON object")
         if "outage" in data:
             self.outage = flag(data["outage"])
+        elif "latency" in data:
+            self.latency = max(0.0, float(data["latency"]))
         elif "reject_credentials" in data:
             self.set_reject_credentials(flag(data["reject_credentials"]))
         elif "unknown_device" in data:

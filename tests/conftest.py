@@ -337,6 +337,14 @@ class Clocks:
         self.monotonic += seconds
         await advance(self.hass, self.freezer, seconds)
 
+    async def drain(self, entry: MockConfigEntry) -> None:
+        """``drain`` on both clocks."""
+        for _ in range(1000):
+            if not entry.runtime_data.outbox:
+                return
+            await self.advance(0.5)
+        raise AssertionError("the outbox did not drain")
+
     async def step(self, delta: Any) -> None:
         """Step the wall clock by ``delta`` (a timedelta); the monotonic stays."""
         from homeassistant.util import dt as dt_util
@@ -354,3 +362,28 @@ def clocks(
 ) -> Clocks:
     """Return the two clocks, apart: a wall-clock step leaves the monotonic one."""
     return Clocks(hass, freezer, monkeypatch)
+
+
+class RandomSource:
+    """The random source of ``retry.py`` (backoff jitter, backlog delay), fixed.
+
+    Every draw returns ``fraction`` of its range; the ranges are kept.
+    """
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        self.ranges.append((low, high))
+        return low + (high - low) * self.fraction
+
+
+@pytest.fixture
+def random_source(monkeypatch: pytest.MonkeyPatch) -> RandomSource:
+    """Fix the random source at the edge (draws return the low end)."""
+    from custom_components.flatpeak import retry
+
+    source = RandomSource(0.0)
+    monkeypatch.setattr(retry, "random", source)
+    return source

@@ -20,6 +20,7 @@ from .conftest import (
     SOC,
     Clocks,
     advance,
+    drain,
     entity_id,
     set_battery,
     set_soc,
@@ -220,10 +221,14 @@ async def test_unload_removes_listeners_and_timers(
     await advance(hass, freezer, 3600)
     assert sandbox.states() == []
     # The change that was still coalescing at unload was kept, and is delivered
-    # once the entry is back, before the entry's start snapshot.
+    # once the entry is back: after the start snapshot (the current state),
+    # which closes the drain again.
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await settle(hass)
-    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [56, 57]
+    await drain(hass, freezer, init_integration)
+    bodies = sandbox.states()
+    assert [b["state_of_charge_percent"] for b in bodies] == [57, 56, 57]
+    assert bodies[0]["time"] < bodies[2]["time"]
 
 
 @pytest.mark.parametrize(("soc", "sent"), [("100.3", 100), ("-0.4", 0), ("99.5", 99.5)])

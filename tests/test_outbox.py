@@ -201,20 +201,30 @@ async def test_prune_never_drops_the_record_in_flight(
     oldest, older, newer = state(50, 1), state(40, 2), state(30, 3)
     for record in (oldest, older, newer):
         outbox.append(record)
-    assert outbox.peek() is oldest  # now in flight
-    # The count bound drops the oldest record that is not in flight.
+    # The current state is in flight, at the end of the queue.
+    assert outbox.peek() is newer
     outbox.append(state(20, 4))
-    assert [s.state_of_charge_percent for s in outbox] == [1, 3, 4]
+    assert [s.state_of_charge_percent for s in outbox] == [2, 3, 4]
     assert outbox.dropped == 1
     # The age bound neither drops nor counts the record in flight.
     freezer.tick(timedelta(minutes=61))
     assert outbox.prune() == 2
-    assert list(outbox) == [oldest]
+    assert list(outbox) == [newer]
     assert outbox.dropped == 3
     # Rejecting it ends the flight and counts it as rejected, not dropped.
-    outbox.reject(oldest)
+    outbox.reject(newer)
     assert not outbox
     assert (outbox.dropped, outbox.rejected) == (3, 1)
+    # A backlog record in flight, at the front of the queue.
+    first, second, third = state(20, 5), state(10, 6), state(0, 7)
+    for record in (first, second, third):
+        outbox.append(record)
+    assert outbox.peek() is third
+    outbox.delivered(third)
+    assert outbox.peek() is first
+    freezer.tick(timedelta(minutes=61))
+    assert outbox.prune() == 1
+    assert list(outbox) == [first]
 
 
 async def test_release_and_delivered_end_the_flight(
@@ -224,9 +234,9 @@ async def test_release_and_delivered_end_the_flight(
     first, second = state(50, 1), state(40, 2)
     outbox.append(first)
     outbox.append(second)
-    assert outbox.peek() is first
-    outbox.delivered(first)
-    assert outbox.peek() is second
+    assert outbox.peek() is second  # the current state first
+    outbox.delivered(second)
+    assert outbox.peek() is first  # then the backlog
     freezer.tick(timedelta(minutes=61))
     assert outbox.prune() == 0
     outbox.release()  # the attempt failed: the bounds apply again
@@ -272,6 +282,43 @@ async def test_records_of_an_older_journal_count_from_their_load(
     await clocks.advance(3601)
     assert outbox.prune() == 1
     await outbox.async_close()
+
+
+async def test_the_current_state_first_then_the_backlog_oldest_first(
+    hass: HomeAssistant, outbox: Outbox
+) -> None:
+    records = [state(10 - soc, soc) for soc in range(5)]
+    for record in records:
+        outbox.append(record)
+    # Flatpeak answers again: the newest record first.
+    assert outbox.peek(backlog=False) is records[4]
+    outbox.delivered(records[4])
+    assert outbox.peek(backlog=False) is None  # only a backlog is left
+    assert outbox.peek() is records[0]
+    outbox.delivered(records[0])
+    # A snapshot taken during the drain goes ahead of the backlog.
+    later = state(0, 9)
+    outbox.append(later)
+    assert outbox.peek() is later
+    outbox.delivered(later)
+    assert outbox.peek() is records[1]
+    outbox.delivered(records[1])
+    await outbox.async_close()
+    # After a restart the backlog is still a backlog: oldest first.
+    again = await on_disk(hass)
+    assert again.peek(backlog=False) is None
+    assert again.peek() == records[2]
+    for record in records[2:4]:
+        assert not again.drain_ended_stale
+        again.delivered(record)
+    # The backlog ended the drain: Flatpeak's last record is not the newest.
+    assert again.drain_ended_stale
+    fresh = state(0, 10)
+    again.append(fresh)
+    assert not again.drain_ended_stale
+    assert again.peek() is fresh
+    again.delivered(fresh)
+    assert not again.drain_ended_stale
 
 
 # --- on disk ------------------------------------------------------------------------------
@@ -433,7 +480,11 @@ async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
     await tick(hass, freezer, FLUSH_DELAY)
     full = (await read(hass, journal)).count(b"\n")
     assert full == total + 1  # and the counters line
-    # Deliver two thirds (one rejected): the file is compacted on the way.
+    # The current state first, then two thirds of the backlog (one
+    # rejected): the file is compacted on the way.
+    newest = outbox.peek()
+    assert newest is records[-1]
+    outbox.delivered(newest)
     for index in range(2 * COMPACT_MIN_DEAD):
         head = outbox.peek()
         assert head is records[index]
@@ -449,8 +500,10 @@ async def test_compaction_bounds_the_file_and_keeps_order_and_counters(
     assert lines <= len(outbox) + COMPACT_MIN_DEAD + 30
     assert lines < full
     again = await on_disk(hass)
-    assert list(again) == records[2 * COMPACT_MIN_DEAD :]
+    assert list(again) == records[2 * COMPACT_MIN_DEAD : -1]
     assert (again.dropped, again.rejected) == (0, 1)
+    assert again.peek() is not None
+    assert again.peek() == records[2 * COMPACT_MIN_DEAD]  # still a backlog
     # Delivering the rest empties the file down to its counters.
     while (head := outbox.peek()) is not None:
         outbox.delivered(head)
@@ -573,6 +626,7 @@ async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
     battery: None,
     monkeypatch: pytest.MonkeyPatch,
     issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Fails on 0.2.0: new records were appended to the unreadable file."""
     entry_id = config_entry.entry_id
@@ -614,6 +668,7 @@ async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
     disk.failing = False
     await hass.config_entries.async_reload(entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+    await drain(hass, freezer, config_entry)
     bodies = sandbox.states()
     assert a.to_json() in bodies
     assert b.to_json() in bodies
@@ -645,7 +700,6 @@ async def test_what_a_newer_version_wrote_survives_compaction(
     assert list(loaded) == [a, b]
     assert (loaded.dropped, loaded.rejected) == (1, 2)
     # What is sent is exactly the API's fields.
-    assert loaded.peek() == a
     assert [s.to_json() for s in loaded] == [a.to_json(), b.to_json()]
     loaded.delivered(a)
     # Delivering a thousand more records compacts the file.
@@ -750,6 +804,7 @@ async def test_unreadable_saved_records_never_fail_setup(
     battery: None,
     hass_storage: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Fails on 0.1.0: a ``null`` record ended the setup in SETUP_ERROR."""
     good = state(1, 42).to_json()
@@ -775,6 +830,7 @@ async def test_unreadable_saved_records_never_fail_setup(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert config_entry.state is ConfigEntryState.LOADED
     assert "Skipped 6 unreadable record(s)" in caplog.text
+    await drain(hass, freezer, config_entry)  # after the start snapshot
     assert good in sandbox.states()
     assert state_of(hass, "dropped_records") == "2"
     assert state_of(hass, "rejected_records") == "1"

@@ -14,7 +14,7 @@ import voluptuous as vol
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, advance, entity_id, settle, state_of
+from .conftest import SOC, advance, drain, entity_id, settle, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -193,15 +193,16 @@ async def test_action_api_failure_keeps_the_record(
     assert "server error" in str(err.value)
     assert len(init_integration.runtime_data.outbox) == 1
     assert state_of(hass, "last_error") == "server_error"
-    # During the backoff the action retries now: both records are delivered,
-    # oldest first, each with its original time.
+    # During the backoff the action retries now: its record, the current
+    # state, first; then the older one, with its original time.
     response = await call(hass, {"state_of_charge_percent": 60})
+    assert response["body"] == sandbox.states()[0]
+    await drain(hass, freezer, init_integration)
     bodies = sandbox.states()
-    assert [(b["state_of_charge_percent"], b["time"]) for b in bodies] == [
-        (55, "2026-11-28T12:00:00Z"),
+    assert [(b["state_of_charge_percent"], b["time"]) for b in bodies][:2] == [
         (60, "2026-11-28T12:00:00Z"),
+        (55, "2026-11-28T12:00:00Z"),
     ]
-    assert response["body"] == bodies[1]
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "submission_status") == "ok"
 

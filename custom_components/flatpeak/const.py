@@ -52,6 +52,10 @@ RATE_AFTER_429: Final = 4.0  # records per second after the first 429
 RATE_MIN: Final = 0.1  # records per second
 RATE_STEP: Final = 0.5  # records per second, added every second
 RATE_UNLIMITED: Final = 10.0  # records per second: back to back from here
+# After an outage (and at start) the backlog, not the current state, waits a
+# random delay up to this, so that homes recovering from one Flatpeak outage do
+# not all drain in the same second.
+BACKLOG_DELAY_MAX: Final = 30.0  # seconds
 # While a backlog drains, the entities are updated at most this often.
 STATUS_THROTTLE: Final = 1.0  # seconds
 # How long the action waits for its record to be delivered.

@@ -6,9 +6,10 @@ Each line is one JSON object:
   the API body) at 812.5 s of run time (``run_clock.py``);
 - ``{"x": [3, 4, 7]}``: those records left the outbox (delivered, rejected,
   dropped);
-- ``{"c": [dropped, rejected], "t": 815.0}``: the outbox's counters and the
-  run time when they were written (the last line wins). One is written with
-  every batch of records, so the saved run time is never behind a record's.
+- ``{"c": [dropped, rejected], "t": 815.0, "s": 6}``: the outbox's counters,
+  the run time when they were written and the number of the newest record
+  Flatpeak accepted (the last line wins). One is written with every batch of
+  records, so the saved run time is never behind a record's.
 
 A record without ``q`` (written by 0.2.0) counts from the run time at load.
 
@@ -42,7 +43,7 @@ CHUNK = 200
 # The fields of a record this version sends; others are kept, never sent.
 API_FIELDS = frozenset(f.name for f in fields(DeviceState))
 RECORD_LINE_FIELDS = frozenset(("n", "r", "q"))
-COUNTERS_LINE_FIELDS = frozenset(("c", "t"))
+COUNTERS_LINE_FIELDS = frozenset(("c", "t", "s"))
 
 
 @dataclass(slots=True, eq=False)
@@ -79,10 +80,11 @@ class Preserved:
 
 
 def counters_line(
-    counters: tuple[int, int], run_time: float, preserved: Preserved
+    counters: tuple[int, int], marks: tuple[float, int], preserved: Preserved
 ) -> bytes:
-    """Return the counters line (without its newline)."""
-    line = {"c": list(counters), "t": round(run_time, 3)}
+    """Return the counters line (without its newline); ``marks``: run time, newest sent."""
+    run_time, newest_sent = marks
+    line = {"c": list(counters), "t": round(run_time, 3), "s": newest_sent}
     return json_bytes({**preserved.counters, **line})
 
 
@@ -123,6 +125,7 @@ class JournalContents:
     # The run time saved (at least every queued record's); records without
     # one of their own count from it.
     run_time: float = 0.0
+    newest_sent: int = -1
 
 
 def _count(value: Any) -> int:
@@ -162,6 +165,8 @@ class Parser:
                 dropped, rejected = obj["c"]
                 found.dropped, found.rejected = _count(dropped), _count(rejected)
                 found.run_time = max(found.run_time, _seconds(obj.get("t", 0.0)))
+                sent = obj.get("s", -1)
+                found.newest_sent = sent if type(sent) is int else -1
                 found.preserved.counters = {
                     k: v for k, v in obj.items() if k not in COUNTERS_LINE_FIELDS
                 }
@@ -183,6 +188,8 @@ class Parser:
                 unreadable += 1
             if not count % CHUNK:
                 let_the_loop_run()
+        # New numbers follow the newest record Flatpeak has.
+        found.next_number = max(found.next_number, found.newest_sent + 1)
         # A torn counters line may be older than the records before it.
         stamps = (e.queued_at for e in found.entries if e.queued_at is not None)
         found.run_time = max(found.run_time, *stamps, 0.0)

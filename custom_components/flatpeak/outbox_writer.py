@@ -47,14 +47,19 @@ class OutboxWriter:
         journal: Journal,
         entries: Callable[[], Sequence[Entry]],
         counters: Callable[[], Counters],
-        run_time: Callable[[], float],
+        marks: Callable[[], tuple[float, int]],
     ) -> None:
-        """Write to ``journal``; ``entries``/``counters``/``run_time`` read the outbox."""
+        """Write to ``journal``; ``entries``/``counters``/``marks`` read the outbox.
+
+        ``marks``: the run time and the newest record sent, saved with the
+        counters whenever a line is written anyway.
+        """
         self._hass = hass
         self.journal = journal
         self._entries = entries
         self._counters = counters
-        self._run_time = run_time
+        self._marks = marks
+        self._saved_newest = -1
         self._added: dict[int, Entry] = {}
         self._removed: list[int] = []
         self._saved_counters: Counters = (0, 0)
@@ -86,6 +91,7 @@ class OutboxWriter:
         self._in_file = len(contents.entries) + contents.dead
         self._dead = contents.dead
         self._saved_counters = (contents.dropped, contents.rejected)
+        self._saved_newest = contents.newest_sent
         self._preserved = contents.preserved
         if rewrite or not contents.clean:
             self._rewrite = True
@@ -136,7 +142,9 @@ class OutboxWriter:
         ):
             entries = list(self._entries())
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
-            line = counters_line(counters, self._run_time(), self._preserved)
+            marks = self._marks()
+            self._saved_newest = marks[1]
+            line = counters_line(counters, marks, self._preserved)
             job = partial(_rewrite, self.journal, entries, line, self._preserved)
         elif (
             self._added
@@ -147,8 +155,15 @@ class OutboxWriter:
             # The job owns the batch: the writer starts new ones below. The
             # counters line saves the run time with every batch of records.
             line = None
-            if self._added or counters != self._saved_counters or self._save_run_time:
-                line = counters_line(counters, self._run_time(), self._preserved)
+            marks = self._marks()
+            if (
+                self._added
+                or counters != self._saved_counters
+                or self._save_run_time
+                or marks[1] != self._saved_newest
+            ):
+                line = counters_line(counters, marks, self._preserved)
+                self._saved_newest = marks[1]
             job = partial(_append, self.journal, self._added, self._removed, line)
             self._in_file += len(self._added)
         else:

@@ -1,10 +1,11 @@
-"""How long the sender waits: backoff after failures, pace after a 429."""
+"""How long the sender waits: backoff after failures, pace after a 429, backlog delay."""
 
 from __future__ import annotations
 
 import random
 
 from .const import (
+    BACKLOG_DELAY_MAX,
     BACKOFF_BASE,
     BACKOFF_MAX,
     RATE_AFTER_429,
@@ -53,3 +54,8 @@ class Pace:
             if self.rate >= RATE_UNLIMITED:
                 self.rate = None
         return self.gap
+
+
+def backlog_delay() -> float:
+    """Return the random wait before a backlog starts (0 to BACKLOG_DELAY_MAX s)."""
+    return float(random.uniform(0, BACKLOG_DELAY_MAX))  # noqa: S311

@@ -75,6 +75,7 @@ class Scheduler:
         )
         self._last_snapshot: float | None = None  # time.monotonic()
         self._start_snapshot = True  # until the entry's first snapshot is taken
+        sender.on_drain_end = self._close_drain
 
     @callback
     def start(self) -> None:
@@ -86,7 +87,11 @@ class Scheduler:
         self.entry.async_on_unload(async_at_started(self.hass, self._async_on_started))
 
     async def _async_on_started(self, hass: HomeAssistant) -> None:
-        """Deliver what the outbox kept, listen, and take the start snapshot."""
+        """Take the start snapshot, deliver it and what the outbox kept, listen.
+
+        The start snapshot first: the current state goes before the backlog.
+        """
+        self._try_start_snapshot()
         self.sender.start()
         entity_ids = self.mapping.entity_ids
         self.entry.async_on_unload(
@@ -98,7 +103,6 @@ class Scheduler:
             )
         )
         self._schedule_heartbeat(dt_util.utcnow())
-        self._try_start_snapshot()
 
     @callback
     def stop(self) -> None:
@@ -181,6 +185,12 @@ class Scheduler:
         self._supersede_pending_change()
         self._queue_snapshot(now, heartbeat=True)
 
+    @callback
+    def _close_drain(self) -> None:
+        """The backlog ended a drain: Flatpeak's last record is old; send the current."""
+        self._supersede_pending_change()
+        self._queue_snapshot(dt_util.utcnow(), closing=True)
+
     def _supersede_pending_change(self) -> None:
         """A snapshot taken now carries the latest values: drop a waiting change."""
         if self._flush_unsub is not None:
@@ -197,7 +207,9 @@ class Scheduler:
         return with_reference_id(self.sender.device_id, state)
 
     @callback
-    def _queue_snapshot(self, when: datetime, *, heartbeat: bool = False) -> None:
+    def _queue_snapshot(
+        self, when: datetime, *, heartbeat: bool = False, closing: bool = False
+    ) -> None:
         self.check_mapping()
         try:
             state = self._snapshot(when)
@@ -207,6 +219,8 @@ class Scheduler:
             return
         self._start_snapshot = False
         self._last_snapshot = time.monotonic()
+        if closing and state == self.sender.outbox.last_sent:
+            return  # the record Flatpeak received last is the current state
         if heartbeat:
             if state.record_reference_id in self._heartbeats:
                 LOGGER.debug("Heartbeat at %s taken already (a clock step)", when)
