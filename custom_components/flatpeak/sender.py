@@ -170,7 +170,10 @@ class Sender:
     def _next(self) -> DeviceState | None:
         """Return the record to send now: the current state, or the backlog once due."""
         outbox = self.outbox
-        if (state := outbox.peek(backlog=False)) is not None or not outbox:
+        if not outbox:  # emptied by a rejection or the bounds too
+            self._backlog.drained()
+            return None
+        if (state := outbox.peek(backlog=False)) is not None:
             return state
         return outbox.peek() if self._backlog.open(len(outbox)) else None
 
