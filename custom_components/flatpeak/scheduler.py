@@ -217,8 +217,6 @@ class Scheduler:
             LOGGER.debug("No snapshot taken: %s", err.translation_key)
             self.sender.snapshot_failed(err)
             return
-        self._start_snapshot = False
-        self._last_snapshot = time.monotonic()
         if closing and state == self.sender.outbox.last_sent:
             return  # the record Flatpeak received last is the current state
         if heartbeat:
@@ -226,6 +224,8 @@ class Scheduler:
                 LOGGER.debug("Heartbeat at %s taken already (a clock step)", when)
                 return
             self._heartbeats.append(state.record_reference_id)
+        self._start_snapshot = False
+        self._last_snapshot = time.monotonic()
         self.sender.enqueue(state)
 
     async def async_submit_now(
