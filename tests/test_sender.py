@@ -287,6 +287,7 @@ async def test_the_current_state_first_then_the_backlog_then_the_current_again(
     # A snapshot taken meanwhile (the action: no minimum gap) goes at once
     # too, ahead of the backlog.
     set_soc(hass, 99)
+    await settle(hass)  # the change is seen: the action supersedes it
     await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
     await advance(hass, freezer, 1)
     sent = len(current) + 1
