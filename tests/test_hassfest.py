@@ -318,7 +318,11 @@ async def test_every_form_field_is_labelled(hass: HomeAssistant) -> None:
     _labels(device["user"], DEVICE_ID_SCHEMA)
     _labels(device["settings"], SETTINGS_SCHEMA)
     assert set(device["reconfigure"]["menu_options"]) == {"battery_source", "settings"}
-    fix_flows = {name: issue["fix_flow"] for name, issue in STRINGS["issues"].items()}
+    fix_flows = {
+        name: issue["fix_flow"]
+        for name, issue in STRINGS["issues"].items()
+        if "fix_flow" in issue
+    }
     for flow_steps in (steps, device, fix_flows["mapping_broken"]["step"]):
         _labels(flow_steps["battery"], entities)
         _labels(flow_steps["battery_energy"], energy)

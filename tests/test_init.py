@@ -212,6 +212,7 @@ async def test_the_account_tries_the_credentials_again_once_an_hour(
     assert len(sandbox.requests_to("token")) == tokens + 1
     sandbox.set_reject_credentials(False)
     await advance(hass, freezer, 3600)
+    await advance(hass, freezer, 31)  # the backlog follows the current state
     for device_id in (DEFAULT_DEVICE_ID, SECOND):
         assert 61 in [s["state_of_charge_percent"] for s in sandbox.states(device_id)]
     for runtime in entry.runtime_data.devices.values():
@@ -377,11 +378,14 @@ async def test_remove_entry_deletes_the_outboxes(
     await settle(hass)
     assert await hass.config_entries.async_unload(entry.entry_id)
     path = journal(hass, SECOND_SUBENTRY)
-    assert (await hass.async_add_executor_job(path.read_bytes)).count(b"\n") == 1
+    assert (await hass.async_add_executor_job(path.read_bytes)).count(b'"r":') == 1
+    kept = path.with_name(f"{path.name}.unreadable-1")  # after a read error
+    await hass.async_add_executor_job(kept.write_bytes, b"unreadable once")
     assert f"{DOMAIN}.{SUBENTRY_ID}.last" in hass_storage
     await hass.config_entries.async_remove(entry.entry_id)
     await settle(hass)
     assert not path.exists()
+    assert not kept.exists()
     assert f"{DOMAIN}.{SUBENTRY_ID}.last" not in hass_storage
     assert f"{DOMAIN}.{SECOND_SUBENTRY}.last" not in hass_storage
 

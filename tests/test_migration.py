@@ -7,6 +7,7 @@ once, and every entity ID is what it was.
 """
 
 from datetime import timedelta
+import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -36,13 +37,19 @@ from custom_components.flatpeak.const import (
     CONF_SECRET_KEY,
     DOMAIN,
 )
-from custom_components.flatpeak.journal import Journal
 from custom_components.flatpeak.registry_compat import belongs_to
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, MAPPING, START, SandboxFactory, settle, shown
+from .conftest import BEHAVIOUR, MAPPING, START, SandboxFactory, advance, settle, shown
 
 pytestmark = pytest.mark.usefixtures("battery", "at_start")
+
+
+@pytest.fixture(autouse=True)
+def _backlog_delay(random_source: RandomSource) -> None:
+    """The backlog waits 3 s (a tenth of its 0-30 s) after the current state."""
+    random_source.fraction = 0.1
+
 
 SECOND = "dev_demo2"
 # The entities of a 0.2.0 device, by unique-ID key: (platform, object ID suffix).
@@ -117,12 +124,21 @@ def record(soc: float, minutes_ago: float) -> DeviceState:
 
 
 async def queue(hass: HomeAssistant, entry_id: str, *records: DeviceState) -> None:
-    """Leave ``records`` in the entry's outbox journal, as a stopped 0.2.0 did."""
+    """Leave ``records`` in the entry's outbox journal, as a stopped 0.2.0 did.
+
+    0.2.0's lines: ``{"n": <number>, "r": <the API body>}``, one a record.
+    """
     path = Path(hass.config.path(".storage", f"{DOMAIN}.{entry_id}.outbox.jsonl"))
-    journal = Journal(path)
-    await hass.async_add_executor_job(
-        journal.append, list(enumerate(records)), [], None
+    lines = b"".join(
+        json.dumps({"n": number, "r": state.to_json()}).encode() + b"\n"
+        for number, state in enumerate(records)
     )
+    await hass.async_add_executor_job(_write, path, lines)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def entity_ids(hass: HomeAssistant) -> dict[str, tuple[str, str | None, str]]:
@@ -144,6 +160,19 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await settle(hass)
     assert hass.config_entries.async_get_entry(entry.entry_id) is entry
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def drained(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry
+) -> None:
+    """Step the clock until every device's outbox is empty (the backlog waits
+    its delay after the current state)."""
+    for _ in range(100):
+        if not any(r.outbox for r in entry.runtime_data.devices.values()):
+            await shown(hass, freezer)
+            return
+        await advance(hass, freezer, 0.5)
+    raise AssertionError("the outboxes did not drain")
 
 
 def delivered(sandbox: FlatpeakSandbox, device_id: str) -> list[float]:
@@ -206,9 +235,11 @@ async def test_one_entry_becomes_an_account_with_one_device(
     assert device.name == "Garage battery"
     assert device.entry_type is None
     # The queued records are delivered once, oldest first, then the start snapshot.
-    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [41, 42, 55]
+    await drained(hass, freezer, old)
+    # The current state first, the queued records once, oldest first, and the
+    # current state again to close the drain.
+    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [55, 41, 42, 55]
     assert sandbox.duplicates == 0
-    await shown(hass, freezer)
     state = hass.states.get("sensor.flatpeak_battery_queued_records")
     assert state is not None
     assert state.state == "0"
@@ -219,6 +250,7 @@ async def test_two_entries_of_one_account_become_one_account(
     sandbox: FlatpeakSandbox,
     hass_storage: dict[str, Any],
     issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     sandbox.add_device(SECOND, manufacturer="Acme Storage", model="Home 13.5")
     first = old_entry(sandbox, DEFAULT_DEVICE_ID, "House battery")
@@ -259,8 +291,9 @@ async def test_two_entries_of_one_account_become_one_account(
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), first.entry_id)
     assert len(devices) == 2
     # One token for the account; every queued record delivered exactly once.
-    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [11, 55]
-    assert delivered(sandbox, SECOND) == [21, 22, 55]
+    await drained(hass, freezer, first)
+    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [55, 11, 55]
+    assert delivered(sandbox, SECOND) == [55, 21, 22, 55]
     assert sandbox.duplicates == 0
     # The old issue belongs to the second device: it clears (its mapping works)
     # or, while open, its fix flow finds the device.
@@ -360,7 +393,8 @@ async def test_an_entry_added_after_the_integration_started_migrates_alone(
     await settle(hass)
     assert old.version == 2
     assert list(old.subentries) == [old.entry_id]
-    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [61, 55]
+    await drained(hass, freezer, old)
+    assert delivered(sandbox, DEFAULT_DEVICE_ID) == [55, 61, 55]
 
 
 async def test_an_entry_of_a_newer_version_is_not_set_up(

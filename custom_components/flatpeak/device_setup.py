@@ -18,7 +18,11 @@ from .api import Device, FlatpeakClient
 from .const import DOMAIN, SUBENTRY_DEVICE, ErrorCode
 from .device import DeviceContext
 from .errors import Action, Verdict, classify, describe
-from .issues import async_delete_device_issue, async_delete_issues
+from .issues import (
+    async_delete_device_issue,
+    async_delete_issues,
+    async_update_outbox_issue,
+)
 from .mapping import BatteryMapping
 from .outbox import Outbox, async_remove_outbox
 from .runtime import FlatpeakRuntimeData, Settings
@@ -98,6 +102,7 @@ async def async_setup_device(
     await status.async_restore()
     await outbox.async_load()
     status.restore_counts(outbox)
+    async_update_outbox_issue(hass, context, outbox.unreadable)
     sender = Sender(hass, context, account.client, outbox, status)
     mapping = BatteryMapping.from_options(context.options)
     return FlatpeakRuntimeData(

@@ -70,6 +70,37 @@ def async_create_mapping_issue(
     )
 
 
+def outbox_issue_id(storage_id: str) -> str:
+    """Return the id of the "outbox unreadable" repair issue of a device."""
+    return f"outbox_unreadable_{storage_id}"
+
+
+@callback
+def async_update_outbox_issue(
+    hass: HomeAssistant, context: DeviceContext, unreadable: dict[str, str]
+) -> None:
+    """Raise the issue of a device's outbox files kept after a read error, or clear it.
+
+    Not fixable from Home Assistant: the files are tried again at every start.
+    """
+    if not unreadable:
+        ir.async_delete_issue(hass, DOMAIN, outbox_issue_id(context.storage_id))
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        outbox_issue_id(context.storage_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="outbox_unreadable",
+        translation_placeholders={
+            "title": context.title,
+            "path": ", ".join(unreadable),
+            "error": ", ".join(sorted(set(unreadable.values()))),
+        },
+    )
+
+
 @callback
 def async_delete_device_issue(hass: HomeAssistant, storage_id: str) -> None:
     """Clear the "device not found" issue of a device."""
@@ -87,3 +118,4 @@ def async_delete_issues(hass: HomeAssistant, storage_id: str) -> None:
     """Clear every issue of a device (when it is removed)."""
     async_delete_device_issue(hass, storage_id)
     async_delete_mapping_issue(hass, storage_id)
+    ir.async_delete_issue(hass, DOMAIN, outbox_issue_id(storage_id))
