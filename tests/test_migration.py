@@ -40,7 +40,16 @@ from custom_components.flatpeak.const import (
 from custom_components.flatpeak.registry_compat import belongs_to
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, MAPPING, START, SandboxFactory, advance, settle, shown
+from .conftest import (
+    BEHAVIOUR,
+    MAPPING,
+    START,
+    RandomSource,
+    SandboxFactory,
+    advance,
+    settle,
+    shown,
+)
 
 pytestmark = pytest.mark.usefixtures("battery", "at_start")
 
