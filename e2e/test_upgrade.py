@@ -241,8 +241,9 @@ def test_upgrade_from_0_2_0_with_a_backlog_loses_nothing(old_stack: Stack) -> No
         assert duplicates == 0, f"{device_id}: a record reached Flatpeak twice"
         assert len(references) == len(set(references))
         socs = [b["state_of_charge_percent"] for b in bodies]
-        # Each queued state once, in the order it was queued.
-        assert [s for s in socs if s in BACKLOG] == list(BACKLOG)
+        # Each queued state once: the newest (the current state) first, then
+        # the backlog oldest first.
+        assert [s for s in socs if s in BACKLOG] == [BACKLOG[-1], *BACKLOG[:-1]]
     # Same entity IDs; one account entry with the two devices.
     assert flatpeak_entities(stack) == before
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
