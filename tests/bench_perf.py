@@ -35,7 +35,7 @@ from custom_components.flatpeak.mapping import BatteryMapping
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .bench_outbox import measure_outbox
-from .conftest import POWER, settle
+from .conftest import POWER, device_options, runtime_of, settle
 
 # Issue 9's targets for the outbox figures (the others are diagnostic).
 OUTBOX_TARGETS = {
@@ -85,7 +85,7 @@ async def paired_round(
     round_: int,
 ) -> dict[str, Any]:
     """One round: no-op listener vs the entry, on the same changes."""
-    mapped = BatteryMapping.from_options(entry.options).entity_ids
+    mapped = BatteryMapping.from_options(device_options(entry)).entity_ids
 
     @callback
     def noop(event: Event[EventStateChangedData]) -> None:
@@ -97,7 +97,7 @@ async def paired_round(
     unsub()
 
     setup_s = await setup(hass, entry)
-    runtime = entry.runtime_data
+    runtime = runtime_of(entry)
     before = len(sandbox.requests_to("state"))
     storm_start = dt_util.utcnow()
     loaded_cpu = await storm(hass, POWER, round_)
@@ -138,7 +138,7 @@ async def drain(
 ) -> float:
     """Queue DRAIN_RECORDS during an outage; return seconds to deliver them all."""
     await setup(hass, entry)
-    runtime = entry.runtime_data
+    runtime = runtime_of(entry)
     sandbox.outage = True
     now = dt_util.utcnow()
     for index in range(DRAIN_RECORDS):
