@@ -5,10 +5,17 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.script import Script, async_validate_actions_config
+from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_mock_service,
+)
 import voluptuous as vol
 import yaml
 
@@ -406,3 +413,86 @@ def test_the_selectors_offer_what_the_action_takes() -> None:
         fields["duration"]["selector"]["number"]["max"]
         == timedelta(days=3).total_seconds() // 60
     )
+
+
+async def test_an_empty_answer(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
+) -> None:
+    sandbox.fail_next(200, endpoint="schedules", body='{"data": []}')
+    answer = await find(hass, duration=60, end=MORNING)
+    assert {k: answer[k] for k in ("start", "end", "minutes", "average_price")} == {
+        "start": None,
+        "end": None,
+        "minutes": 0,
+        "average_price": None,
+    }
+    assert (answer["periods"], answer["slots"], answer["forecast"]) == ([], [], False)
+
+
+def readme_section() -> str:
+    readme = (INTEGRATION.parent.parent / "README.md").read_text()
+    start = readme.index("\n## Action: `flatpeak.find_best_window`")
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+def readme_yaml() -> list[Any]:
+    section = readme_section()
+    return [
+        yaml.safe_load(block.split("```", 1)[0])
+        for block in section.split("```yaml\n")[1:]
+    ]
+
+
+async def test_the_readme_response_has_the_actions_keys(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    documented = readme_yaml()[0]
+    answer = await find(hass, duration=90, end=MORNING)
+    assert set(documented) == set(answer)
+    assert set(documented["periods"][0]) == set(answer["periods"][0])
+    assert set(documented["slots"][0]) == set(answer["slots"][0])
+    slots = documented["slots"]
+    weighted = sum(
+        s["price"]
+        * (datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]))
+        / timedelta(minutes=1)
+        for s in slots
+    )
+    assert documented["average_price"] == round(weighted / documented["minutes"], 5)
+
+
+async def test_the_readme_examples_run(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+) -> None:
+    await hass.config.async_set_time_zone("Europe/London")
+    notes = async_mock_service(hass, "notify", "notify")
+    _, automations, dearest = readme_yaml()
+    assert await async_setup_component(hass, "automation", automations)
+    freezer.move_to(datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC))
+    async_fire_time_changed(hass)
+    await settle(hass)
+    [body] = schedule_bodies(sandbox)
+    assert (body["start_time"], body["end_time"]) == (
+        "2026-11-28T20:00:00Z",
+        "2026-11-29T07:00:00Z",
+    )
+    assert [note.data["message"] for note in notes] == [
+        "Charge from 00:00 at 0.12 GBP/kWh (1 period(s))."
+    ]
+    await hass.services.async_call(
+        "automation", "turn_off", {"entity_id": "all"}, blocking=True
+    )
+    sequence = await async_validate_actions_config(hass, cv.SCRIPT_SCHEMA([dearest]))
+    result = await Script(hass, sequence, "README", DOMAIN).async_run(context=Context())
+    assert result is not None
+    best = result.variables["best"]
+    assert (best["segment"], best["direction"], best["minutes"]) == (
+        "dearest",
+        "export",
+        60,
+    )
+    # Tomorrow 16:00-17:00 in London: the export peak.
+    assert best["start"] == "2026-11-29T16:00:00+00:00"
