@@ -158,8 +158,11 @@ async def test_online_hour(
     accepted = len(sandbox.states())
     assert accepted >= 120  # a submission every 30 s, and heartbeats
     measured.figures["entity_writes_per_hour_online"] = counter.total
-    most = ", ".join(f"{e.split('.')[1]} {n}" for e, n in counter.writes.most_common(2))
-    note = f"{counter.total} ({accepted} accepted; {most})"
+    most = ", ".join(
+        f"{entity.split('.')[1].removeprefix('flatpeak_battery_')} {count}"
+        for entity, count in counter.writes.most_common(2)
+    )
+    note = f"{counter.total} ({most}; {accepted} accepted)"
     measured.notes["entity_writes_per_hour_online"] = note
     print(f"\nentity writes, online hour at defaults: {note}")
 
