@@ -315,7 +315,12 @@ async def test_wrong_secret(
         (429, FlatpeakRateLimitError, "17", 17.0),
         (429, FlatpeakRateLimitError, None, None),
         (503, FlatpeakServerError, "120", 120.0),
+        (503, FlatpeakServerError, "0", 0.0),
         (500, FlatpeakServerError, None, None),
+        # Only 429 and 503 carry a Retry-After: any other failure backs off.
+        (500, FlatpeakServerError, "120", None),
+        (502, FlatpeakServerError, "0", None),
+        (504, FlatpeakServerError, "120", None),
         (409, FlatpeakRetryableError, None, None),
     ],
 )
@@ -363,6 +368,41 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 -0000", now=now) == 30.0
     assert parse_retry_after("7200", now=now, cap=86400) == 7200.0
+    # A negative number means "now" (the caller's floor), like a past date.
+    assert parse_retry_after("-5", now=now) == 0.0
+
+
+def test_parse_retry_after_reads_a_date_against_the_answers_date() -> None:
+    """An HTTP date is read against the server's own clock when it sent one."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    server = "Wed, 31 Dec 2025 23:00:00 GMT"  # the server's clock is 1 h behind
+    at = "Wed, 31 Dec 2025 23:00:30 GMT"
+    assert parse_retry_after(at, now=now, date=server) == 30.0
+    assert parse_retry_after(at, now=now) == 0.0
+    # A Date header that is no date is ignored: our clock is used.
+    assert parse_retry_after(at, now=now, date="yesterday") == 0.0
+    # Seconds are seconds, whatever the server's clock says.
+    assert parse_retry_after("12", now=now, date=server) == 12.0
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(hours=2)])
+async def test_retry_after_date_against_a_skewed_server_clock(
+    clocked_client: FlatpeakClient, sandbox: FlatpeakSandbox, skew: timedelta
+) -> None:
+    server_now = NOW + skew
+    sandbox.fail_next(
+        503,
+        endpoint="state",
+        headers={
+            "Date": format_datetime(server_now, usegmt=True),
+            "Retry-After": format_datetime(
+                server_now + timedelta(seconds=45), usegmt=True
+            ),
+        },
+    )
+    with pytest.raises(FlatpeakServerError) as err:
+        await clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
+    assert err.value.retry_after == 45.0
 
 
 async def test_error_without_envelope(
@@ -815,7 +855,7 @@ async def test_body_lost_after_503_is_a_server_error() -> None:
         ("²", None),
         ("١٢", None),
         ("1.5", None),
-        ("-5", None),
+        ("-5", 0.0),
         ("9" * 400, MAX_RETRY_AFTER),
         ("86400", MAX_RETRY_AFTER),
         ("3600", 3600.0),
@@ -834,7 +874,11 @@ async def test_retry_after_is_strict_and_capped(
     expected: float | None,
 ) -> None:
     """A Retry-After is ASCII digits or an HTTP date, at most an hour away."""
-    sandbox.fail_next(429, endpoint="state", headers={"Retry-After": header})
+    sandbox.fail_next(
+        429,
+        endpoint="state",
+        headers={"Retry-After": header, "Date": format_datetime(NOW, usegmt=True)},
+    )
     with pytest.raises(FlatpeakRateLimitError) as err:
         await clocked_client.submit_device_state(DEFAULT_DEVICE_ID, a_state())
     assert err.value.retry_after == expected

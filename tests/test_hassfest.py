@@ -150,7 +150,8 @@ def test_exceptions_and_issues_translated() -> None:
         "mapping.py",
         "scheduler.py",
     )
-    used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py")
+    used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py", "errors.py")
+    used |= _keys(r'"(submission_queued_\w+)"', "errors.py")
     used.discard("battery_power_sign")  # a selector, checked below
     assert used
     translated = set(STRINGS["exceptions"]) | set(STRINGS["issues"])

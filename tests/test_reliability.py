@@ -4,6 +4,7 @@ After each scenario the sandbox holds every snapshot exactly once, in order,
 and the diagnostic entities told the truth meanwhile.
 """
 
+from datetime import timedelta
 from email.utils import format_datetime
 import logging
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
+    async_fire_time_changed_exact,
     async_test_home_assistant,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -25,7 +27,17 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.flatpeak.const import CONF_SECRET_KEY, CONF_SOC_ENTITY, DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, START, advance, drain, set_battery, set_soc, settle, state_of
+from .conftest import (
+    SOC,
+    START,
+    advance,
+    drain,
+    set_battery,
+    set_soc,
+    settle,
+    shown,
+    state_of,
+)
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -386,4 +398,228 @@ async def test_issue_clears_when_the_entity_is_back(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
     hass.states.async_set("sensor.battery_energy", "5", {"unit_of_measurement": "kWh"})
     await advance(hass, freezer, 31)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+# --- a floor under every retry -------------------------------------------------
+
+PAST = format_datetime(START.replace(year=2025), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "least", "most"),
+    [
+        (503, "0", 12, 16),  # at most one request a second (the Retry-After floor)
+        (503, "-5", 12, 16),
+        (503, PAST, 12, 16),
+        (429, "0", 4, 16),  # and the pace after a 429 slows it further
+        (502, PAST, 2, 3),  # not a Retry-After status: the backoff, 5 s at least
+        (500, "0", 2, 3),
+        (504, None, 2, 3),
+    ],
+)
+async def test_no_request_storm(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    status: int,
+    retry_after: str | None,
+    least: int,
+    most: int,
+) -> None:
+    # Enough failures for a storm, few enough that one ends (unfixed code).
+    sandbox.fail_next(status, 300, endpoint="state", retry_after=retry_after)
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)  # the change is taken and tried
+    for _ in range(150):  # 15 s of simulated time, each timer fired when due
+        freezer.tick(0.1)
+        async_fire_time_changed_exact(hass)
+        await settle(hass)
+    puts = len(sandbox.requests_to("state"))
+    assert least <= puts <= most
+    assert sandbox.states() == []
+    assert len(init_integration.runtime_data.outbox) == 1
+
+
+async def test_500_ignores_its_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Only 429 and 503 follow Retry-After: a 500 asking for 120 s backs off."""
+    sandbox.fail_next(500, endpoint="state", retry_after="120")
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    await advance(hass, freezer, 4)
+    assert len(sandbox.requests_to("state")) == 1  # the backoff's floor: 5 s
+    await advance(hass, freezer, 6)  # the first step is at most 10 s
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(hours=3)])
+async def test_retry_after_date_read_against_the_servers_clock(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    skew: timedelta,
+) -> None:
+    # The PUT happens at START + 1 s; the server's clock is off by ``skew``.
+    server_now = START + timedelta(seconds=1) + skew
+    sandbox.fail_next(
+        503,
+        endpoint="state",
+        headers={
+            "Date": format_datetime(server_now, usegmt=True),
+            "Retry-After": format_datetime(
+                server_now + timedelta(seconds=30), usegmt=True
+            ),
+        },
+    )
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert len(sandbox.requests_to("state")) == 1
+    await advance(hass, freezer, 29)
+    assert len(sandbox.requests_to("state")) == 1
+    await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+
+
+# --- paused: checked again on its own -------------------------------------------
+
+
+async def test_unknown_device_rechecked_until_it_is_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A 404 (a CDN page, a device restored) does not stop a home for days."""
+    sandbox.unknown_device = True
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    issue_id = f"device_not_found_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert state_of(hass, "last_error") == "device_not_found"
+    # Checked after 1 min, then 2, 4, 8… (doubling up to an hour).
+    lookups: list[int] = []
+    for second in range(1, 60 + 120 + 240 + 2):
+        before = len(sandbox.requests_to("device"))
+        await advance(hass, freezer, 1)
+        if len(sandbox.requests_to("device")) > before:
+            lookups.append(second)
+    assert lookups == [60, 180, 420]
+    assert sandbox.requests_to("state")[1:] == []  # nothing sent meanwhile
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert state_of(hass, "last_error") == "device_not_found"
+
+    sandbox.unknown_device = False
+    await advance(hass, freezer, 480)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await shown(hass, freezer)
+    assert state_of(hass, "submission_status") == "ok"
+    assert state_of(hass, "queued_records") == "0"
+    assert state_of(hass, "api_connection", "binary_sensor") == "on"
+
+
+async def test_wrong_api_url_rechecked_until_a_token_is_issued(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The token endpoint answering 404 (a firewall page) pauses, then resumes."""
+    sandbox.expire_tokens()
+    sandbox.fail_next(404, 2, endpoint="token")  # at the PUT, and the first check
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "wrong_api_url"
+    await advance(hass, freezer, 60)  # the first check: still 404
+    assert state_of(hass, "submission_status") == "wrong_api_url"
+    assert [r.status for r in sandbox.requests_to("token")] == [404, 404]
+    await advance(hass, freezer, 119)
+    assert len(sandbox.requests_to("token")) == 2
+    await advance(hass, freezer, 1)  # two minutes later: a token, delivery resumes
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    await shown(hass, freezer)
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_refused_credentials_tried_again_every_hour(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A key revoked by mistake and restored: delivery resumes on its own."""
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "submission_status") == "auth_failed"
+    [flow] = hass.config_entries.flow.async_progress()
+    assert flow["context"]["source"] == "reauth"
+    tokens = len(sandbox.requests_to("token"))
+    await advance(hass, freezer, 3599)
+    assert len(sandbox.requests_to("token")) == tokens
+    await advance(hass, freezer, 1)  # an hour later: tried again, still refused
+    assert len(sandbox.requests_to("token")) == tokens + 1
+    assert state_of(hass, "submission_status") == "auth_failed"
+    assert len(hass.config_entries.flow.async_progress()) == 1
+
+    sandbox.set_reject_credentials(False)
+    await advance(hass, freezer, 3600)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+    await shown(hass, freezer)
+    assert state_of(hass, "submission_status") == "ok"
+    # The reauth request is gone: the credentials work again.
+    assert hass.config_entries.flow.async_progress() == []
+
+
+async def test_no_recheck_after_unload(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sandbox.unknown_device = True
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "last_error") == "device_not_found"
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    requests = len(sandbox.requests)
+    await advance(hass, freezer, 7200)
+    assert len(sandbox.requests) == requests
+
+
+async def test_recheck_meets_another_problem(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Paused for the device, the check finds the credentials refused too."""
+    sandbox.unknown_device = True
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    issue_id = f"device_not_found_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    sandbox.set_reject_credentials(True)
+    await advance(hass, freezer, 60)
+    await shown(hass, freezer)
+    assert state_of(hass, "submission_status") == "auth_failed"
+    [flow] = hass.config_entries.flow.async_progress()
+    assert flow["context"]["source"] == "reauth"
+    # Both fixed: the hourly credentials check resumes; nothing is left over.
+    sandbox.set_reject_credentials(False)
+    sandbox.unknown_device = False
+    await advance(hass, freezer, 3600)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+    await shown(hass, freezer)
+    assert state_of(hass, "submission_status") == "ok"
+    assert hass.config_entries.flow.async_progress() == []
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

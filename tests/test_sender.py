@@ -1,11 +1,18 @@
 """The sender: the error taxonomy, a loop that never dies, and recovery speed."""
 
+import asyncio
+from types import SimpleNamespace
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
+from custom_components.flatpeak import retry
 from custom_components.flatpeak.api import (
     FlatpeakApiUrlError,
     FlatpeakAuthenticationError,
@@ -17,8 +24,14 @@ from custom_components.flatpeak.api import (
     FlatpeakTimeoutError,
     FlatpeakValidationError,
 )
-from custom_components.flatpeak.const import ErrorCode, SubmissionStatus
-from custom_components.flatpeak.errors import Action, classify
+from custom_components.flatpeak.const import DOMAIN, ErrorCode, SubmissionStatus
+from custom_components.flatpeak.errors import (
+    OUTCOMES,
+    QUEUED_UNTIL_FIXED,
+    Action,
+    classify,
+)
+from custom_components.flatpeak.recheck import Recheck, RecheckPlan
 from custom_components.flatpeak.retry import Pace, backoff_delay
 from flatpeak_sandbox import FlatpeakSandbox
 
@@ -94,6 +107,12 @@ def test_taxonomy(err: Exception, action: Action, code: str, status: str) -> Non
         assert verdict.message is None
 
 
+def test_every_pause_says_what_to_fix() -> None:
+    """A record queued during a pause is answered with the fix it waits for."""
+    pauses = {outcome[2] for outcome in OUTCOMES if outcome[1] is Action.PAUSE}
+    assert pauses == set(QUEUED_UNTIL_FIXED)
+
+
 def test_retry_after_capped() -> None:
     verdict = classify(FlatpeakServerError("x", status=503, retry_after=86_400.0))
     assert verdict.retry_after == 3600
@@ -122,6 +141,37 @@ def test_backoff_never_overflows(failures: int) -> None:
     assert 0 < backoff_delay(failures) <= 600
 
 
+@pytest.mark.parametrize("jitter", ["low", "high"])
+def test_backoff_has_a_floor_and_a_ceiling(
+    monkeypatch: pytest.MonkeyPatch, jitter: str
+) -> None:
+    """The first step is 5-10 s: no jitter draws a wait under 5 s or over 10 min."""
+    pick = (lambda low, _high: low) if jitter == "low" else (lambda _low, high: high)
+    monkeypatch.setattr(retry, "random", SimpleNamespace(uniform=pick))
+    waits = [backoff_delay(failures) for failures in range(1, 20)]
+    assert waits == sorted(waits)
+    if jitter == "low":
+        assert waits[:3] == [5.0, 10.0, 20.0]
+        assert waits[-1] == 300.0
+    else:
+        assert waits[:3] == [10.0, 20.0, 40.0]
+        assert waits[-1] == 600.0
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (FlatpeakServerError("x", status=503, retry_after=0.0), 1.0),
+        (FlatpeakRateLimitError("x", status=429, retry_after=0.0), 1.0),
+        (FlatpeakRateLimitError("x", status=429, retry_after=0.2), 1.0),
+        (FlatpeakServerError("x", status=503, retry_after=30.0), 30.0),
+        (FlatpeakServerError("x", status=503), None),
+    ],
+)
+def test_retry_after_has_a_floor(err: Exception, expected: float | None) -> None:
+    assert classify(err).retry_after == expected
+
+
 async def test_loop_survives_an_unreadable_answer(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -134,7 +184,7 @@ async def test_loop_survives_an_unreadable_answer(
     await advance(hass, freezer, 1)
     assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
     assert state_of(hass, "queued_records") == "1"
-    await advance(hass, freezer, 10)  # the first backoff is at most 5 s
+    await advance(hass, freezer, 10)  # the first backoff is at most 10 s
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
     assert state_of(hass, "submission_status") == "ok"
 
@@ -240,22 +290,64 @@ async def test_wrong_api_url_pauses_with_its_own_status(
 ) -> None:
     # The client raises this when the token endpoint answers 404 (an URL that
     # answers, but is not Flatpeak's API); the sandbox cannot be that URL.
-    calls = 0
+    calls = {"put": 0, "token": 0}
 
     async def not_flatpeak(*_args: object) -> None:
-        nonlocal calls
-        calls += 1
+        calls["put" if _args else "token"] += 1
         raise FlatpeakApiUrlError("Not Found", status=404)
 
     client = init_integration.runtime_data.client
     monkeypatch.setattr(client, "submit_device_state", not_flatpeak)
+    monkeypatch.setattr(client, "authenticate", not_flatpeak)
     set_soc(hass, 63)
     await advance(hass, freezer, 1)
     assert state_of(hass, "submission_status") == "wrong_api_url"
     assert state_of(hass, "last_error") == "wrong_api_url"
     assert state_of(hass, "api_connection", "binary_sensor") == "off"
-    # Paused: records queue, nothing is retried until the entry is reconfigured.
+    # Paused: records queue, no PUT; only a token is asked for again, after
+    # 1, 2, 4, 8 and 16 minutes (the next one after 32).
     set_soc(hass, 64)
-    await advance(hass, freezer, 3600)
-    assert calls == 1
+    for _ in range(60):
+        await advance(hass, freezer, 60)
+    assert calls == {"put": 1, "token": 5}
     assert int(state_of(hass, "queued_records")) >= 2
+    assert state_of(hass, "submission_status") == "wrong_api_url"
+
+
+@pytest.mark.parametrize("answer", ["passes", "fails"])
+async def test_recheck_cancelled_mid_check_does_nothing(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, answer: str
+) -> None:
+    """A check in flight at unload neither resumes nor arms another timer."""
+    entry = MockConfigEntry(domain=DOMAIN)
+    entry.add_to_hass(hass)
+    reply: asyncio.Future[None] = hass.loop.create_future()
+    checks: list[str] = []
+
+    async def probe() -> None:
+        checks.append("check")
+        await reply
+
+    outcomes: list[object] = []
+    recheck = Recheck(
+        hass,
+        entry,
+        RecheckPlan(60, 60),
+        probe,
+        lambda: outcomes.append("passed"),
+        outcomes.append,
+    )
+    recheck.start()
+    freezer.tick(60)
+    async_fire_time_changed(hass)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert checks == ["check"]
+    recheck.cancel()
+    if answer == "passes":
+        reply.set_result(None)
+    else:
+        reply.set_exception(FlatpeakConnectionError("refused"))
+    await advance(hass, freezer, 3600)
+    assert outcomes == []
+    assert checks == ["check"]

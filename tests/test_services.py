@@ -1,16 +1,19 @@
 """The flatpeak.submit_device_state action and the Submit now button."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
+from custom_components.flatpeak import retry
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
@@ -227,9 +230,119 @@ async def test_action_queues_while_paused(
     assert state_of(hass, "last_error") == "device_not_found"
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, {"state_of_charge_percent": 61})
-    assert err.value.translation_key == "submission_queued"
+    # Answered at once, with what the user has to do.
+    assert err.value.translation_key == "submission_queued_device_not_found"
+    assert "repair" in str(err.value).lower()
     await shown(hass, freezer)
     assert state_of(hass, "queued_records") == "2"
+
+
+@pytest.mark.parametrize("retry_after", ["30", None])
+async def test_action_answers_at_once_during_a_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_after: str | None,
+) -> None:
+    """During a Retry-After the action says "queued" and when, without waiting.
+
+    A 429 without one is Flatpeak's limit too: its backoff binds the same way.
+    """
+    monkeypatch.setattr(retry, "random", SimpleNamespace(uniform=lambda _a, b: b))
+    sandbox.fail_next(429, endpoint="state", retry_after=retry_after)
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass)
+    assert err.value.translation_key == "submission_failed"
+    wait = 30 if retry_after else 10  # 10 s: the first backoff step's longest
+    retry_at = dt_util.as_local(NOW + timedelta(seconds=wait)).strftime("%H:%M:%S")
+
+    # Not a task of Home Assistant's: the wait below must not wait for it.
+    task = hass.loop.create_task(call(hass, {"state_of_charge_percent": 61}))
+    await hass.async_block_till_done()
+    assert task.done(), "the action waits out the Retry-After"
+    with pytest.raises(HomeAssistantError) as err:
+        await task
+    assert dt_util.utcnow() == NOW  # no simulated time passed
+    assert err.value.translation_key == "submission_queued"
+    assert retry_at in str(err.value)
+    assert len(sandbox.requests_to("state")) == 1  # Flatpeak asked us to wait
+    await advance(hass, freezer, wait)
+    await advance(hass, freezer, 1)  # the second record, at the pace after a 429
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 61]
+    assert state_of(hass, "queued_records") == "0"
+
+
+async def test_action_answers_at_once_during_the_pace_after_a_429(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The slower pace after a 429 is Flatpeak's limit too: the action waits not."""
+    await sandbox.stop()
+    for value in range(40, 44):
+        with pytest.raises(HomeAssistantError):
+            await call(hass, {"state_of_charge_percent": value})
+        freezer.tick(timedelta(seconds=1))
+    await sandbox.start()
+    sandbox.fail_next(429, endpoint="state", retry_after="1")
+    await advance(hass, freezer, 600)  # the backoff ends: 429, Retry-After 1 s
+    await advance(hass, freezer, 1)  # one record, then the pace
+    assert len(sandbox.states()) == 1
+    task = hass.loop.create_task(call(hass, {"state_of_charge_percent": 50}))
+    await hass.async_block_till_done()
+    assert task.done(), "the action waits for the paced backlog"
+    with pytest.raises(HomeAssistantError) as err:
+        await task
+    assert err.value.translation_key == "submission_queued"
+    for _ in range(20):
+        await advance(hass, freezer, 0.5)
+    delivered = [b["state_of_charge_percent"] for b in sandbox.states()]
+    # (55: the heartbeats at 12:05 and 12:10, during the outage's backoff.)
+    assert sorted(v for v in delivered if v != 55) == [40, 41, 42, 43, 50]
+
+
+async def test_manual_attempts_do_not_raise_the_backoff(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Presses during an outage do not push the recovery later."""
+    monkeypatch.setattr(retry, "random", SimpleNamespace(uniform=lambda _a, b: b))
+    sandbox.outage = True
+    hass.states.async_set(SOC, "61", {"unit_of_measurement": "%"})
+    attempts: list[datetime] = []
+    for _ in range(300):
+        before = len(sandbox.requests_to("state"))
+        await advance(hass, freezer, 1)
+        if len(sandbox.requests_to("state")) > before:
+            attempts.append(dt_util.utcnow())
+        if len(attempts) == 4:
+            break
+    # After four automatic failures the fifth attempt is due at:
+    due = attempts[-1] + timedelta(seconds=retry.backoff_delay(4))
+    await advance(hass, freezer, 5)
+    for _ in range(2):
+        before = len(sandbox.requests_to("state"))
+        with pytest.raises(HomeAssistantError) as err:
+            await hass.services.async_call(
+                "button",
+                "press",
+                {ATTR_ENTITY_ID: entity_id(hass, "submit_now", "button")},
+                blocking=True,
+            )
+        assert err.value.translation_key == "submission_failed"
+        # Tried at once (no simulated time passes during a press).
+        assert len(sandbox.requests_to("state")) > before
+    sandbox.outage = False
+    while not sandbox.states():
+        assert dt_util.utcnow() <= due, "the presses moved the recovery later"
+        await advance(hass, freezer, 1)
+    assert dt_util.utcnow() == due
 
 
 async def test_action_supersedes_a_change_waiting_out_the_gap(
@@ -315,3 +428,19 @@ async def test_button(
         )
     await shown(hass, freezer)
     assert state_of(hass, "api_connection", "binary_sensor") == "off"
+    # During the Retry-After a press answers at once: queued, and when.
+    task = hass.loop.create_task(
+        hass.services.async_call(
+            "button",
+            "press",
+            {ATTR_ENTITY_ID: entity_id(hass, "submit_now", "button")},
+            blocking=True,
+        )
+    )
+    await hass.async_block_till_done()
+    assert task.done(), "the button waits out the Retry-After"
+    with pytest.raises(HomeAssistantError) as err:
+        await task
+    assert err.value.translation_key == "submission_queued"
+    retry_at = dt_util.as_local(NOW + timedelta(seconds=120))
+    assert retry_at.strftime("%H:%M:%S") in str(err.value)

@@ -41,11 +41,22 @@ DEFAULT_OUTBOX_MAX_RECORDS: Final = 10_000
 # A burst of state changes (one inverter update touches several sensors within
 # milliseconds) is coalesced into one snapshot taken this long after its first change.
 COALESCE_DELAY: Final = timedelta(milliseconds=500)
-# Exponential backoff after connection errors, timeouts and 5xx without Retry-After.
-BACKOFF_BASE: Final = 5.0  # seconds
+# Exponential backoff with jitter after every failure but a 429/503 with
+# Retry-After: the n-th failure in a row waits between BACKOFF_MIN * 2**(n-1)
+# and twice that (5-10 s, 10-20 s, ...), never less than BACKOFF_MIN (its
+# floor) nor more than BACKOFF_MAX (from the 7th failure: 5-10 minutes).
+BACKOFF_MIN: Final = 5.0  # seconds
 BACKOFF_MAX: Final = 600.0  # seconds
-# A Retry-After beyond this is read as this (a wild value must not stop delivery).
+# A Retry-After (429, 503) is followed between these bounds: 0, a negative
+# number or a past date is the floor; a wild value must not stop delivery.
+RETRY_AFTER_MIN: Final = 1.0  # seconds: also the least wait after any failure
 RETRY_AFTER_MAX: Final = 3600.0  # seconds
+# While paused for something only the user can fix, Flatpeak is asked again on
+# its own: an unknown device or a wrong API URL after 1 min, doubling up to 1 h;
+# refused credentials once an hour.
+RECHECK_FIRST: Final = 60.0  # seconds
+RECHECK_MAX: Final = 3600.0  # seconds
+RECHECK_CREDENTIALS: Final = 3600.0  # seconds
 # After a 429 a backlog is sent at a limited rate: halved by each 429, raised by a
 # step every second while Flatpeak accepts (AIMD); back to back again above a rate.
 RATE_AFTER_429: Final = 4.0  # records per second after the first 429

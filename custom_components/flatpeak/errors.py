@@ -9,9 +9,11 @@ the button meet into Home Assistant's translated errors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
 
 from .api import (
     FlatpeakApiUrlError,
@@ -25,7 +27,7 @@ from .api import (
     FlatpeakTimeoutError,
     FlatpeakValidationError,
 )
-from .const import DOMAIN, RETRY_AFTER_MAX, ErrorCode, SubmissionStatus
+from .const import DOMAIN, RETRY_AFTER_MAX, RETRY_AFTER_MIN, ErrorCode, SubmissionStatus
 from .readings import SnapshotError
 
 
@@ -46,7 +48,7 @@ class Verdict:
     status: SubmissionStatus
     connected: bool | None
     message: str | None = None  # Flatpeak's own words, when it answered
-    retry_after: float | None = None  # seconds, capped
+    retry_after: float | None = None  # seconds, within the floor and the cap
 
 
 # What each Flatpeak error means, first match wins:
@@ -130,7 +132,9 @@ def classify(err: BaseException) -> Verdict:
 
     Only a PUT answered 400/422 rejects the record (the client guarantees that
     the token endpoint never raises ``FlatpeakValidationError``). Anything not
-    foreseen is retryable: the delivery loop never dies.
+    foreseen is retryable: the delivery loop never dies. A ``Retry-After``
+    (the client keeps it for 429 and 503 only) is held between
+    ``RETRY_AFTER_MIN`` and ``RETRY_AFTER_MAX``: 0 is never "at once".
     """
     if not isinstance(err, FlatpeakError):
         return Verdict(
@@ -140,7 +144,7 @@ def classify(err: BaseException) -> Verdict:
         outcome[1:] for outcome in OUTCOMES if isinstance(err, outcome[0])
     )
     retry_after = (
-        min(RETRY_AFTER_MAX, max(0.0, err.retry_after))
+        min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, err.retry_after))
         if isinstance(err, FlatpeakRetryableError) and err.retry_after is not None
         else None
     )
@@ -164,6 +168,26 @@ class SubmissionError(Exception):
         super().__init__(key)
         self.translation_key = key
         self.translation_placeholders = placeholders
+
+
+# What a record queued during a pause waits for: the user's fix (one message each).
+QUEUED_UNTIL_FIXED: dict[ErrorCode, str] = {
+    ErrorCode.AUTH_FAILED: "submission_queued_auth_failed",
+    ErrorCode.DEVICE_NOT_FOUND: "submission_queued_device_not_found",
+    ErrorCode.WRONG_API_URL: "submission_queued_wrong_api_url",
+}
+
+
+def queued_error(paused_for: ErrorCode | None, due: datetime | None) -> SubmissionError:
+    """Say that a record is queued, and when it will be tried.
+
+    Paused: after the user fixes ``paused_for``. Else at ``due``, the next
+    attempt (now when none is planned), in local time.
+    """
+    if paused_for in QUEUED_UNTIL_FIXED:
+        return SubmissionError(QUEUED_UNTIL_FIXED[paused_for])
+    when = dt_util.as_local(due or dt_util.utcnow())
+    return SubmissionError("submission_queued", time=when.strftime("%H:%M:%S"))
 
 
 def to_home_assistant_error(

@@ -1,26 +1,51 @@
-"""How long the sender waits: backoff after failures, pace after a 429."""
+"""How long the sender waits: backoff after failures, pace after a 429, floors."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 import random
 
 from .const import (
-    BACKOFF_BASE,
     BACKOFF_MAX,
+    BACKOFF_MIN,
     RATE_AFTER_429,
     RATE_MIN,
     RATE_STEP,
     RATE_UNLIMITED,
+    RETRY_AFTER_MIN,
 )
 
 
 def backoff_delay(failures: int) -> float:
     """Return the wait after ``failures`` consecutive failures (with jitter).
 
+    Between ``BACKOFF_MIN * 2**(failures-1)`` and twice that, within
+    ``BACKOFF_MIN`` (the floor: the first step is 5-10 s) and ``BACKOFF_MAX``.
     The exponent is bounded, so that no number of failures can overflow it.
     """
-    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(max(0, failures - 1), 16))
-    return float(delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
+    high = min(BACKOFF_MAX, 2 * BACKOFF_MIN * 2 ** min(max(0, failures - 1), 16))
+    return float(random.uniform(max(BACKOFF_MIN, high / 2), high))  # noqa: S311
+
+
+class Backoff:
+    """The failed automatic attempts in a row, and the wait each one earns.
+
+    A manual attempt (the action, the button) that fails is not counted: it
+    leaves the backoff as it was.
+    """
+
+    def __init__(self) -> None:
+        """Start with no failure."""
+        self.failures = 0
+
+    def failed(self) -> float:
+        """Count a failed attempt; return the wait it earns."""
+        self.failures += 1
+        return backoff_delay(self.failures)
+
+    def reset(self) -> None:
+        """Flatpeak accepted a record: the next failure is the first again."""
+        self.failures = 0
 
 
 class Pace:
@@ -53,3 +78,69 @@ class Pace:
             if self.rate >= RATE_UNLIMITED:
                 self.rate = None
         return self.gap
+
+
+class RetryTimes:
+    """When delivery is tried next, after a failure or between paced records.
+
+    Bookkeeping only (the sender owns the timer): ``due`` is the next attempt,
+    ``not_before`` the end of the part of the wait Flatpeak asked for (a
+    ``Retry-After``, the pace after a 429), which a manual attempt may not end.
+    """
+
+    def __init__(self) -> None:
+        """Start with no wait."""
+        self.backoff = Backoff()
+        self.pace = Pace()
+        self.due: datetime | None = None
+        self.not_before: datetime | None = None
+        self._manual_due: datetime | None = None  # the wait a manual attempt ended
+
+    def may_try_now(self, now: datetime) -> bool:
+        """Return whether a manual attempt may end the wait now."""
+        return self.not_before is None or self.not_before <= now
+
+    def try_now(self) -> None:
+        """A manual attempt ends the wait; if it fails, the wait stays as it was."""
+        self._manual_due = self.due
+
+    def reset(self) -> None:
+        """Flatpeak answered (or a pause ended): the backoff starts over."""
+        self.backoff.reset()
+        self._manual_due = None
+
+    def accepted(self, now: datetime) -> float:
+        """A record was accepted: return the pace's gap before the next one."""
+        self.reset()
+        gap = self.pace.accepted()
+        self._wait(now, gap, gap)
+        return gap
+
+    def failed(
+        self, now: datetime, retry_after: float | None, *, rate_limited: bool
+    ) -> float:
+        """Return the wait after a failed attempt.
+
+        An automatic attempt counts toward the backoff and waits it, or
+        exactly the ``Retry-After`` when Flatpeak sent one; a manual attempt
+        leaves the backoff as it was (the same count, the same retry time).
+        Flatpeak's ``Retry-After`` and the pace bind either way (after a 429
+        the whole wait does), and no wait is shorter than ``RETRY_AFTER_MIN``.
+        """
+        manual_due, self._manual_due = self._manual_due, None
+        if rate_limited:
+            self.pace.rate_limited()
+        if manual_due is not None:
+            ours = (manual_due - now).total_seconds()
+        else:
+            ours = self.backoff.failed()
+            if retry_after is not None:
+                ours = 0.0
+        asked = max(retry_after or 0.0, self.pace.gap)
+        delay = max(ours, asked, RETRY_AFTER_MIN)
+        self._wait(now, delay, delay if rate_limited else asked)
+        return delay
+
+    def _wait(self, now: datetime, delay: float, asked: float) -> None:
+        self.due = now + timedelta(seconds=delay)
+        self.not_before = now + timedelta(seconds=asked) if asked else None

@@ -9,14 +9,15 @@ from enum import StrEnum
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
-from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode
-from .errors import Action, SubmissionError, Verdict, classify, describe
-from .issues import async_create_device_issue
+from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode, SubmissionStatus
+from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
 from .readings import SnapshotError
-from .retry import Pace, backoff_delay
+from .recheck import Recheck, async_ask_user, async_clear_pause, plan_and_probe
+from .retry import RetryTimes
 from .status import StatusCoordinator
 from .waiters import Waiters
 
@@ -30,7 +31,8 @@ class SenderState(StrEnum):
     - ``WAITING``: a timer restarts delivery: the backoff after a failure, the
       ``Retry-After`` Flatpeak asked for, or the slower pace after a 429.
     - ``PAUSED``: Flatpeak refused something only the user can fix (credentials,
-      device, API URL). Records keep queuing; the fix reloads the entry.
+      device, API URL). Records keep queuing; the fix reloads the entry, or a
+      ``Recheck`` finds Flatpeak answering right again and resumes.
     """
 
     IDLE = "idle"
@@ -59,8 +61,9 @@ class Sender:
         self.device_id = status.device_id
         self.state = SenderState.IDLE
         self._timer: CALLBACK_TYPE | None = None
-        self._may_retry_now = False  # the wait is ours, not a Retry-After
-        self._pace = Pace()
+        self._times = RetryTimes()
+        self._paused_for: ErrorCode | None = None
+        self._recheck: Recheck | None = None
         self._waiters = Waiters(hass)
         self._outage_logged = False
 
@@ -88,13 +91,16 @@ class Sender:
             self.status.show_snapshot_problem(err)
 
     async def async_submit(self, state: DeviceState) -> DeviceStateRecord:
-        """Queue ``state`` and wait until Flatpeak has it.
+        """Queue ``state``; when it can be tried now, wait until Flatpeak has it.
 
-        During a backoff the delivery is retried now. Raise ``SubmissionError``
-        when it was rejected, failed (it stays queued), or is still queued
-        after ``ACTION_TIMEOUT``.
+        Tried now when idle or sending, and during a backoff (retried now).
+        During a wait Flatpeak asked for (a ``Retry-After``, the pace after a
+        429) or a pause, raise ``SubmissionError("submission_queued…")`` at
+        once, saying when it will be tried. Raise it too when the record was
+        rejected, failed (it stays queued), or is still queued after
+        ``ACTION_TIMEOUT``.
         """
-        if self.state is SenderState.PAUSED:
+        if not self._may_try_now():
             self.enqueue(state)
             raise self._queued()
         with self._waiters.wait_for(state) as future:
@@ -108,23 +114,62 @@ class Sender:
 
     @callback
     def retry_now(self) -> None:
-        """End a backoff or pace wait now (not a Retry-After Flatpeak asked for)."""
-        if self.state is SenderState.WAITING and self._may_retry_now:
+        """End a backoff now (not a wait Flatpeak asked for).
+
+        If this manual attempt fails, the backoff stays as it was.
+        """
+        if self.state is SenderState.WAITING and self._may_try_now():
+            self._times.try_now()
             self._cancel_timer()
             self.state = SenderState.IDLE
             self._kick()
 
+    def _may_try_now(self) -> bool:
+        """Return whether a record queued now is tried at once."""
+        if self.state is SenderState.WAITING:
+            return self._times.may_try_now(dt_util.utcnow())
+        return self.state is not SenderState.PAUSED
+
     @callback
     def pause(self, verdict: Verdict) -> None:
-        """Stop delivering until the user fixes what Flatpeak refused."""
+        """Stop delivering until what Flatpeak refused is fixed; check it again."""
         LOGGER.error("Submissions to Flatpeak paused: %s", describe(verdict))
         self._cancel_timer()
+        self._cancel_recheck()
         self.state = SenderState.PAUSED
+        self._paused_for = verdict.code
+        self._times.reset()
         self._failure(verdict)
-        if verdict.code is ErrorCode.AUTH_FAILED:
-            self.entry.async_start_reauth(self.hass)
-        elif verdict.code is ErrorCode.DEVICE_NOT_FOUND:
-            async_create_device_issue(self.hass, self.entry, self.device_id)
+        async_ask_user(self.hass, self.entry, self.device_id, verdict.code)
+        plan, probe = plan_and_probe(verdict.code, self.client, self.device_id)
+        self._recheck = Recheck(
+            self.hass, self.entry, plan, probe, self._rechecked, self._recheck_failed
+        )
+        self._recheck.start()
+
+    @callback
+    def _rechecked(self) -> None:
+        """Flatpeak answers right again: clear the pause and deliver."""
+        LOGGER.info("Flatpeak answers again; submissions resume")
+        self._recheck = None
+        self._paused_for = None
+        async_clear_pause(self.hass, self.entry)
+        self.state = SenderState.IDLE
+        self.status.publish(
+            status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
+            connected=True,
+            consecutive_failures=0,
+        )
+        self._kick()
+
+    @callback
+    def _recheck_failed(self, err: Exception) -> None:
+        """Still paused; another problem only the user can fix replaces it."""
+        verdict = classify(err)
+        if verdict.action is Action.PAUSE and verdict.code is not self._paused_for:
+            self.pause(verdict)
+        else:
+            LOGGER.debug("Still paused (%s)", describe(verdict))
 
     # --- delivery -------------------------------------------------------------
 
@@ -164,13 +209,14 @@ class Sender:
             state, record, self.outbox, awaited=self._waiters.waiting_for(state)
         )
         self._waiters.resolve(state, record)
-        if (gap := self._pace.accepted()) and self.outbox:
-            self._wait(gap, may_retry_now=True)
+        if (gap := self._times.accepted(dt_util.utcnow())) and self.outbox:
+            self._wait(gap)
 
     def _failed(self, state: DeviceState, err: Exception) -> None:
         verdict = classify(err)
         if verdict.action is Action.REJECT:
             LOGGER.warning("Flatpeak rejected a device state: %s", describe(verdict))
+            self._times.reset()
             self.outbox.reject(state)
             self._waiters.resolve(
                 state,
@@ -182,17 +228,13 @@ class Sender:
         if verdict.action is Action.PAUSE:
             self.pause(verdict)
             return
-        failures = self.status.current.consecutive_failures + 1
-        if verdict.code is ErrorCode.RATE_LIMITED:
-            self._pace.rate_limited()
-        delay = max(
-            verdict.retry_after
-            if verdict.retry_after is not None
-            else backoff_delay(failures),
-            self._pace.gap,
+        delay = self._times.failed(
+            dt_util.utcnow(),
+            verdict.retry_after,
+            rate_limited=verdict.code is ErrorCode.RATE_LIMITED,
         )
         self._log_retry(verdict, err, delay)
-        self._wait(delay, may_retry_now=verdict.retry_after is None)
+        self._wait(delay)
         self._failure(verdict)
 
     def _failure(self, verdict: Verdict) -> None:
@@ -225,13 +267,12 @@ class Sender:
 
     # --- timers and waiters ---------------------------------------------------
 
-    def _wait(self, delay: float, *, may_retry_now: bool) -> None:
+    def _wait(self, delay: float) -> None:
         if self.state is SenderState.PAUSED:
             # Paused or stopped while the request was in flight: its outcome is
             # recorded, but only a resume (or the next start) sends again.
             return
         self.state = SenderState.WAITING
-        self._may_retry_now = may_retry_now
         self._timer = async_call_later(self.hass, delay, self._resume)
 
     @callback
@@ -245,14 +286,21 @@ class Sender:
             self._timer()
             self._timer = None
 
+    def _cancel_recheck(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+
     def _queued(self) -> SubmissionError:
-        return SubmissionError(
-            "submission_queued", status=self.status.current.status.value
-        )
+        if self.state is SenderState.PAUSED:
+            return queued_error(self._paused_for, None)
+        waiting = self.state is SenderState.WAITING
+        return queued_error(None, self._times.due if waiting else None)
 
     @callback
     def stop(self) -> None:
-        """Stop the timer and answer the waiters (at unload and shutdown)."""
+        """Stop the timers and answer the waiters (at unload and shutdown)."""
         self._cancel_timer()
+        self._cancel_recheck()
         self.state = SenderState.PAUSED
         self._waiters.fail_all(SubmissionError("unloaded"))

@@ -64,7 +64,8 @@ class FlatpeakClient(ReadEndpoints):
     (or a read's argument the API would refuse), raised before anything is sent.
 
     ``clock`` (monotonic seconds) times the token's life; ``utcnow`` (aware
-    wall-clock time) reads ``expires_at`` and HTTP-date ``Retry-After`` values.
+    wall-clock time) reads ``expires_at``, and HTTP-date ``Retry-After`` values
+    of answers without a ``Date`` header.
     """
 
     def __init__(
@@ -240,6 +241,7 @@ class FlatpeakClient(ReadEndpoints):
         _LOGGER.debug("%s %s", method, url.raw_path)
         status: int | None = None
         retry_after: str | None = None
+        date: str | None = None
         body: bytes | None = None
         try:
             async with self._session.request(
@@ -252,6 +254,7 @@ class FlatpeakClient(ReadEndpoints):
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                date = response.headers.get("Date")
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
             if status is None:
@@ -268,6 +271,7 @@ class FlatpeakClient(ReadEndpoints):
             retry_after,
             now=self._utcnow(),
             token_endpoint=token_endpoint,
+            date=date,
         )
 
 

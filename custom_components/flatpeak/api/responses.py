@@ -12,9 +12,10 @@ Which exception an answer becomes is decided here, in one place:
 - ``POST /auth/tokens`` never rejects a record: 401/403 are refused
   credentials, 404 means the URL is not Flatpeak's API
   (``FlatpeakApiUrlError``), anything else is retryable.
-- Everywhere: 429 is ``FlatpeakRateLimitError``, 5xx ``FlatpeakServerError``
-  (both with the parsed ``Retry-After``), any other status a
-  ``FlatpeakRetryableError``.
+- Everywhere: 429 is ``FlatpeakRateLimitError``, 5xx ``FlatpeakServerError``,
+  any other status a ``FlatpeakRetryableError``. Only 429 and 503 carry the
+  parsed ``Retry-After`` (Flatpeak documents it for those two); a 500, 502 or
+  504 asking for a wait is retried with the caller's backoff.
 """
 
 from __future__ import annotations
@@ -44,7 +45,22 @@ MAX_RETRY_AFTER = 3600.0
 # An error message longer than this is cut (it ends up in a state attribute).
 MAX_MESSAGE_LENGTH = 300
 
-_ASCII_DIGITS = re.compile(r"[0-9]+")
+# The statuses whose Retry-After is followed (Flatpeak: rate limit, maintenance).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """Return an HTTP date as an aware datetime, or ``None``."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
 
 # 422 codes meaning "no price for this location and direction (yet)".
 PRICE_UNAVAILABLE_CODES = frozenset(
@@ -56,25 +72,28 @@ API_VERSION_NOT_SUPPORTED = "api_version_not_supported"
 
 
 def parse_retry_after(
-    value: str | None, *, now: datetime, cap: float = MAX_RETRY_AFTER
+    value: str | None,
+    *,
+    now: datetime,
+    date: str | None = None,
+    cap: float = MAX_RETRY_AFTER,
 ) -> float | None:
     """Parse ``Retry-After`` (ASCII delay-seconds or an HTTP date) into seconds.
 
-    ``now`` is the wall clock's time, for an HTTP date. The result is between 0
-    and ``cap``; anything else (``²``, ``1.5``, ``-5``, a bad date) is ``None``.
+    An HTTP date is read against ``date``, the answer's own ``Date`` header,
+    when it is one (a server whose clock differs from ours), else against
+    ``now``, the wall clock's time. The result is between 0 and ``cap``: a
+    negative number or a moment in the past is 0 (the caller's floor applies);
+    anything else (``²``, ``1.5``, a bad date) is ``None``.
     """
     if value is None or not (value := value.strip()):
         return None
-    if _ASCII_DIGITS.fullmatch(value):
+    if _ASCII_INTEGER.fullmatch(value):
         seconds = float(value)  # inf for an absurdly long value, capped below
+    elif (when := _http_date(value)) is not None:
+        seconds = (when - (_http_date(date) or now)).total_seconds()
     else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
+        return None
     return min(max(0.0, seconds), cap)
 
 
@@ -123,8 +142,12 @@ def error_from_response(
     *,
     now: datetime,
     token_endpoint: bool,
+    date: str | None = None,
 ) -> FlatpeakError:
-    """Map a non-2xx answer and its error envelope to an exception."""
+    """Map a non-2xx answer and its error envelope to an exception.
+
+    ``retry_after`` and ``date`` are the answer's headers of those names.
+    """
     code, message = _envelope(status, body)
     if status == 422 and (outcome := _not_a_verdict(code, message)) is not None:
         return outcome
@@ -136,7 +159,9 @@ def error_from_response(
             message,
             code=code,
             status=status,
-            retry_after=parse_retry_after(retry_after, now=now),
+            retry_after=parse_retry_after(retry_after, now=now, date=date)
+            if status in RETRY_AFTER_STATUSES
+            else None,
         )
     if token_endpoint:
         if status == 404:

@@ -1,0 +1,147 @@
+"""Asking Flatpeak again, on its own, while delivery is paused.
+
+A pause is for something only the user can fix, but the answer that caused it
+may be wrong or may heal (a CDN page answering 404, a device restored, a key
+revoked by mistake and restored). ``Recheck`` asks again on a schedule until
+the answer is right; it knows nothing of the sender, so that a check about the
+account (the credentials) can move to an account-level owner unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+
+from .api import FlatpeakClient
+from .const import DOMAIN, RECHECK_CREDENTIALS, RECHECK_FIRST, RECHECK_MAX, ErrorCode
+from .issues import async_create_device_issue, async_delete_device_issue
+
+type Probe = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckPlan:
+    """When to ask again: ``first`` seconds after the pause, doubling up to ``longest``."""
+
+    first: float
+    longest: float
+
+    def delay(self, checks: int) -> float:
+        """Return the wait before the check after ``checks`` failed ones."""
+        return float(min(self.longest, self.first * 2 ** min(checks, 16)))
+
+
+DEVICE_OR_URL_PLAN = RecheckPlan(RECHECK_FIRST, RECHECK_MAX)
+CREDENTIALS_PLAN = RecheckPlan(RECHECK_CREDENTIALS, RECHECK_CREDENTIALS)
+
+
+def plan_and_probe(
+    code: ErrorCode, client: FlatpeakClient, device_id: str
+) -> tuple[RecheckPlan, Probe]:
+    """Return how and when to check again after a pause for ``code``.
+
+    An unknown device is back when ``GET /devices/{id}`` answers 200; a wrong
+    API URL or refused credentials are fixed when a token is issued.
+    """
+    if code is ErrorCode.DEVICE_NOT_FOUND:
+        return DEVICE_OR_URL_PLAN, partial(client.get_device, device_id)
+    if code is ErrorCode.AUTH_FAILED:
+        return CREDENTIALS_PLAN, client.authenticate
+    return DEVICE_OR_URL_PLAN, client.authenticate
+
+
+class Recheck:
+    """Runs ``probe`` on ``plan`` until it passes; ``cancel`` stops it for good.
+
+    ``on_passed`` is called once, when the probe returns; ``on_failed`` with
+    each failure, after the next check is scheduled (it may cancel it).
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        plan: RecheckPlan,
+        probe: Probe,
+        on_passed: Callable[[], None],
+        on_failed: Callable[[Exception], None],
+    ) -> None:
+        """Prepare the checks; nothing runs before ``start``."""
+        self._hass = hass
+        self._entry = entry
+        self._plan = plan
+        self._probe = probe
+        self._on_passed = on_passed
+        self._on_failed = on_failed
+        self._checks = 0
+        self._timer: CALLBACK_TYPE | None = None
+        self._cancelled = False
+
+    @callback
+    def start(self) -> None:
+        """Schedule the first check."""
+        self._schedule()
+
+    @callback
+    def cancel(self) -> None:
+        """Stop checking; a check in flight is ignored when it answers."""
+        self._cancelled = True
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
+
+    def _schedule(self) -> None:
+        self._timer = async_call_later(
+            self._hass, self._plan.delay(self._checks), self._due
+        )
+
+    @callback
+    def _due(self, _now: datetime) -> None:
+        self._timer = None
+        self._entry.async_create_background_task(
+            self._hass, self._async_check(), f"{DOMAIN} recheck"
+        )
+
+    async def _async_check(self) -> None:
+        try:
+            await self._probe()
+        except Exception as err:  # noqa: BLE001 - any failure: ask again later
+            if self._cancelled:
+                return
+            self._checks += 1
+            self._schedule()
+            self._on_failed(err)
+            return
+        if not self._cancelled:
+            self._cancelled = True
+            self._on_passed()
+
+
+@callback
+def async_ask_user(
+    hass: HomeAssistant, entry: ConfigEntry, device_id: str, code: ErrorCode
+) -> None:
+    """Ask the user to fix what a pause for ``code`` is about (if a form can)."""
+    if code is ErrorCode.AUTH_FAILED:
+        entry.async_start_reauth(hass)
+    elif code is ErrorCode.DEVICE_NOT_FOUND:
+        async_create_device_issue(hass, entry, device_id)
+
+
+@callback
+def async_clear_pause(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Undo what the pause asked of the user, now that a check passed.
+
+    Every check needs a token: the credentials work, a re-authentication is
+    moot. The device issue goes too (if the pause changed from an unknown
+    device to another problem, the next ``PUT`` raises it again at once).
+    """
+    async_delete_device_issue(hass, entry.entry_id)
+    for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH}):
+        hass.config_entries.flow.async_abort(flow["flow_id"])
