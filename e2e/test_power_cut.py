@@ -9,16 +9,22 @@ Flatpeak is down; the battery changes steadily (a minimum gap of 0, so every
 change is a snapshot, and the next change only once the previous one shows in
 "Queued records"); the changes go on for more than 10 s after the first
 ``CHANGES`` are queued, and Home Assistant's process group is SIGKILLed in the
-middle of that stream. Then Flatpeak is back and Home Assistant starts again on
-the same config directory. Every record queued at least 10 s before the cut
-must reach Flatpeak exactly once, oldest first, with its original time; the
-records of the last 10 s may be lost, but none may be stored twice.
+middle of that stream. Then Flatpeak is back (answering each request after
+``LATENCY`` s, so that the backlog takes a while) and Home Assistant starts
+again on the same config directory: the newest record, the current state, goes
+first; the backlog follows oldest first after its random delay (0-30 s). A
+second cut comes after the current state arrived: while the backlog drains
+(or, every other round, as soon as the current state arrived, before the
+backlog); Home Assistant starts again. Every record queued at least 10 s
+before the first cut must reach Flatpeak exactly once, the current state
+first and then the rest oldest first, with its original time; the records of
+the last 10 s may be lost, but none may be stored twice, and only those
+delivered in the 10 s before the second cut may be sent again.
 
 Environment (``scripts/soak --power-cut`` sets larger values):
 ``FLATPEAK_POWER_CUT_CHANGES`` (default 20), ``FLATPEAK_POWER_CUT_ROUNDS``
 (default 1: outage, stream and cut, in a row) and ``FLATPEAK_POWER_CUT_MID_DRAIN``
-(default 0; 1: a second cut once half the backlog is delivered, after which
-only the records delivered in the 10 s before it may be sent again).
+(default 1; 0: no second cut).
 """
 
 from dataclasses import dataclass
@@ -38,7 +44,8 @@ pytestmark = pytest.mark.e2e
 
 CHANGES = int(os.environ.get("FLATPEAK_POWER_CUT_CHANGES", "20"))
 ROUNDS = int(os.environ.get("FLATPEAK_POWER_CUT_ROUNDS", "1"))
-MID_DRAIN = os.environ.get("FLATPEAK_POWER_CUT_MID_DRAIN", "0") == "1"
+MID_DRAIN = os.environ.get("FLATPEAK_POWER_CUT_MID_DRAIN", "1") == "1"
+LATENCY = 0.25  # seconds per request while the backlog drains
 DURABLE_S = 10.0  # the outbox's promise: on disk within 10 s of being queued
 STREAM_AFTER_S = DURABLE_S + 1.5  # how long the stream goes on before the cut
 
@@ -69,6 +76,8 @@ class Round:
     restart_s: float = 0.0
     drain_s: float = 0.0
     resend_allowed: int = 0  # stored in the 10 s before a cut mid-drain
+    before_backlog: bool = False  # the second cut: before the backlog
+    second_cut: bool = False  # it happened (the backlog had not drained yet)
 
 
 def state(stack: Stack, entity_id: str) -> str | None:
@@ -183,19 +192,26 @@ def restart(stack: Stack, run: Round) -> None:
     stack.hass.login(stack.owner)
 
 
-def cut_mid_drain(stack: Stack, run: Round) -> None:
-    """Once half the round has arrived while records still wait, cut again."""
+def cut_mid_drain(stack: Stack, run: Round, *, before_backlog: bool) -> None:
+    """Once the current state arrived, cut again: mid-backlog, or before it.
+
+    Mid-backlog: once a quarter of the round arrived while records still wait.
+    """
     socs = {c.soc for c in run.changes}
-    deadline = time.monotonic() + 60 + len(socs)
+    deadline = time.monotonic() + 60 + len(socs) * (1 + LATENCY)
     while time.monotonic() < deadline:
-        if drained(stack):
-            return  # nothing (more) to deliver: no backlog to cut into
         bodies = [r["body"] for r in stored(stack)[0]]
-        if 2 * sum(b["state_of_charge_percent"] in socs for b in bodies) >= len(socs):
+        arrived = sum(b["state_of_charge_percent"] in socs for b in bodies)
+        if arrived >= (1 if before_backlog else max(2, len(socs) / 4)):
             break
-        time.sleep(0.1)
+        # While the entry starts, its sensors read 0 queued: not yet drained.
+        if arrived and drained(stack):
+            return  # nothing (more) to deliver: no backlog to cut into
+        time.sleep(0.05)
     wall = datetime.now().astimezone()
     stack.hass.kill()
+    run.second_cut = True
+    time.sleep(LATENCY + 1)  # the request in flight at the cut lands (stored)
     # Their removal may not be on disk yet: they may be sent once more.
     run.resend_allowed = sum(
         (wall - datetime.fromisoformat(r["time_created"])).total_seconds() <= DURABLE_S
@@ -212,10 +228,11 @@ def drain(stack: Stack, run: Round) -> None:
     """
     wanted = {c.soc for c in run.changes if run.cut - c.queued_at >= DURABLE_S}
     stack.sandbox.control(outage=False)
+    stack.sandbox.control(latency=LATENCY)
     restart(stack, run)
     ready = time.monotonic()
     if MID_DRAIN:
-        cut_mid_drain(stack, run)
+        cut_mid_drain(stack, run, before_backlog=run.before_backlog)
     empty_since: float | None = None
     while time.monotonic() < ready + 60 + len(run.changes):
         arrived = {r["body"]["state_of_charge_percent"] for r in stored(stack)[0]}
@@ -227,6 +244,7 @@ def drain(stack: Stack, run: Round) -> None:
             empty_since = None
         time.sleep(0.2)
     run.drain_s = time.monotonic() - ready
+    stack.sandbox.control(latency=0)
 
 
 def check_round(stack: Stack, run: Round) -> None:
@@ -254,15 +272,20 @@ def check_round(stack: Stack, run: Round) -> None:
         f"queued_10s_before_cut={len(required)} delivered={len(set(arrived))} "
         f"lost={len(lost)} lost_of_the_last_10s={late_lost} stored_twice={twice} "
         f"sent_again={sent_again} (allowed {run.resend_allowed}) "
-        f"restart_s={run.restart_s:.1f} drain_s={run.drain_s:.1f}"
+        f"restart_s={run.restart_s:.1f} drain_s={run.drain_s:.1f} "
+        f"second_cut={'before_backlog' if run.before_backlog else 'mid_backlog'}"
+        f"{'' if run.second_cut else '(none: drained before)'}"
     )
+    assert run.second_cut or not MID_DRAIN, "no second cut: the backlog drained first"
     assert not lost, (
         f"{len(lost)} of {len(required)} records queued >= {DURABLE_S:.0f} s "
         f"before the power cut never reached Flatpeak: {lost[:10]}..."
     )
     assert twice == 0, f"{twice} records stored twice"
     assert sent_again <= run.resend_allowed, f"{sent_again} records sent again"
-    assert arrived == sorted(arrived), "not delivered oldest first"
+    # The current state (the newest record kept) first, then oldest first.
+    assert arrived[0] == max(arrived), "the current state was not sent first"
+    assert arrived[1:] == sorted(arrived[1:]), "the backlog was not oldest first"
     for body in regular:
         change = by_soc[body["state_of_charge_percent"]]
         sent = datetime.fromisoformat(body["time"])
@@ -275,8 +298,9 @@ def check_round(stack: Stack, run: Round) -> None:
 def test_power_cut_during_an_outage_loses_nothing_queued(own_stack: Stack) -> None:
     configure(own_stack)
     first = 0
-    for _ in range(ROUNDS):
+    for number in range(ROUNDS):
         run = stream_then_cut(own_stack, first)
+        run.before_backlog = number % 2 == 1
         drain(own_stack, run)
         check_round(own_stack, run)
         first += len(run.changes) + 1

@@ -186,7 +186,9 @@ def test_outage_across_a_restart_loses_nothing(stack: Stack) -> None:
         for r in records
         if r["body"]["state_of_charge_percent"] in (70, 71, 72)
     ]
-    assert times == sorted(times)
+    # The current state (the newest record) first, then the backlog oldest first.
+    assert times[0] == max(times)
+    assert times[1:] == sorted(times[1:])
     wait_for(
         lambda: state(stack, f"sensor.{PREFIX}_queued_records") == "0",
         what="an empty outbox",

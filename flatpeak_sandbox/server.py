@@ -547,6 +547,8 @@ class FlatpeakSandbox:
             return
         if "outage" in data:
             self.outage = flag(data["outage"])
+        elif "latency" in data:
+            self.latency = max(0.0, float(data["latency"]))
         elif "reject_credentials" in data:
             self.set_reject_credentials(flag(data["reject_credentials"]))
         elif "unknown_device" in data:

@@ -8,7 +8,7 @@ integration, the HTTP client, the sandbox's latency fault) is inside them.
 - ``outage_and_drain``: DRAIN_RECORDS records queued during an outage (the
   newest of them is the current state), then every request answered after
   DRAIN_LATENCY. Returns the seconds until all of them are delivered
-  (``drain_2880_s_at_100ms``) and the seconds from the first 2xx after the
+  (``drain_2880_s_at_100ms``; the backlog's random 0-30 s delay left out) and the seconds from the first 2xx after the
   outage to the newest state accepted (``current_state_after_outage_s``).
 - ``retry_floor``: the shortest time between a 503 with ``Retry-After: 0``
   and the next attempt (``retry_floor_s``).
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 import os
 import time
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -115,8 +116,12 @@ async def outage_and_drain(
     sandbox.latency = DRAIN_LATENCY
     first_request = len(sandbox.requests)
     start = time.perf_counter()
-    runtime.sender.retry_now()
-    await wait_for(lambda: references <= accepted(sandbox), step=0.2)
+    # The backlog's random delay (0-30 s, so that homes do not all drain in
+    # the same second) is by design, not throughput: left out of this figure
+    # (the current state never waits for it).
+    with patch("custom_components.flatpeak.backlog.backlog_delay", return_value=0.0):
+        runtime.sender.retry_now()
+        await wait_for(lambda: references <= accepted(sandbox), step=0.2)
     elapsed = time.perf_counter() - start
     sandbox.latency = 0.0
     await unload(hass, entry)

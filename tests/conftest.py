@@ -314,3 +314,82 @@ START = datetime(2026, 11, 28, 10, 0, 10, tzinfo=UTC)
 def at_start(freezer: FrozenDateTimeFactory) -> None:
     """Freeze the clock at ``START``."""
     freezer.move_to(START)
+
+
+class Clocks:
+    """The wall clock (the freezer) and the monotonic clock, as a host has them.
+
+    Under the freezer both clocks are one: a step of the frozen wall clock
+    moves Home Assistant's timers (the loop's monotonic clock) too. A host's
+    NTP step moves only the wall clock: ``step`` does that, ``advance`` moves
+    both (time really passing).
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        import time
+
+        self.hass = hass
+        self.freezer = freezer
+        self.monotonic = time.monotonic()
+        monkeypatch.setattr(time, "monotonic", lambda: self.monotonic)
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on both clocks; fire what became due."""
+        self.monotonic += seconds
+        await advance(self.hass, self.freezer, seconds)
+
+    async def drain(self, entry: MockConfigEntry) -> None:
+        """``drain`` on both clocks."""
+        for _ in range(1000):
+            if not entry.runtime_data.outbox:
+                return
+            await self.advance(0.5)
+        raise AssertionError("the outbox did not drain")
+
+    async def step(self, delta: Any) -> None:
+        """Step the wall clock by ``delta`` (a timedelta); the monotonic stays."""
+        from homeassistant.util import dt as dt_util
+        from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+        await settle(self.hass)
+        self.freezer.move_to(dt_util.utcnow() + delta)
+        async_fire_time_changed(self.hass)
+        await settle(self.hass)
+
+
+@pytest.fixture
+def clocks(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
+) -> Clocks:
+    """Return the two clocks, apart: a wall-clock step leaves the monotonic one."""
+    return Clocks(hass, freezer, monkeypatch)
+
+
+class RandomSource:
+    """The random source of ``retry.py`` (backoff jitter, backlog delay), fixed.
+
+    Every draw returns ``fraction`` of its range; the ranges are kept.
+    """
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        self.ranges.append((low, high))
+        return low + (high - low) * self.fraction
+
+
+@pytest.fixture
+def random_source(monkeypatch: pytest.MonkeyPatch) -> RandomSource:
+    """Fix the random source at the edge (draws return the low end)."""
+    from custom_components.flatpeak import retry
+
+    source = RandomSource(0.0)
+    monkeypatch.setattr(retry, "random", source)
+    return source

@@ -18,7 +18,9 @@ from .conftest import (
     ENERGY,
     POWER,
     SOC,
+    Clocks,
     advance,
+    drain,
     entity_id,
     set_battery,
     set_soc,
@@ -222,10 +224,14 @@ async def test_unload_removes_listeners_and_timers(
     await advance(hass, freezer, 3600)
     assert sandbox.states() == []
     # The change that was still coalescing at unload was kept, and is delivered
-    # once the entry is back, before the entry's start snapshot.
+    # once the entry is back: after the start snapshot (the current state),
+    # which closes the drain again.
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await settle(hass)
-    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [56, 57]
+    await drain(hass, freezer, init_integration)
+    bodies = sandbox.states()
+    assert [b["state_of_charge_percent"] for b in bodies] == [57, 56, 57]
+    assert bodies[0]["time"] < bodies[2]["time"]
 
 
 @pytest.mark.parametrize(("soc", "sent"), [("100.3", 100), ("-0.4", 0), ("99.5", 99.5)])
@@ -276,3 +282,55 @@ async def test_early_heartbeat_timer_does_not_fire_the_boundary_twice(
     assert len(sandbox.states()) == 1
     await advance(hass, freezer, 295)  # 10:10:04.9
     assert len(sandbox.states()) == 2
+
+
+async def test_a_clock_step_back_stalls_nothing(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """Fails on 0.2.0: the change waited an hour for the minimum gap to pass."""
+    await clocks.advance(290)  # the 10:05:00 heartbeat
+    await clocks.advance(60)
+    await clocks.step(timedelta(hours=-1))  # 09:06:00
+    set_soc(hass, "57")
+    await clocks.advance(1)
+    bodies = sandbox.states()
+    assert [b["time"] for b in bodies] == [
+        "2026-11-28T10:05:00Z",
+        "2026-11-28T09:06:00Z",  # before the previous one: accepted
+    ]
+    assert bodies[-1]["state_of_charge_percent"] == 57
+    # The minimum gap is real time too: the next change 31 s later.
+    set_soc(hass, "58")
+    await clocks.advance(31)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][-1] == 58
+    assert state_of(hass, "submission_status") == "ok"
+
+
+async def test_a_clock_step_back_repeats_no_heartbeat(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """Fails on 0.2.0: no heartbeat for the hour the clock went back."""
+    await clocks.advance(290)  # the 10:05:00 heartbeat
+    await clocks.advance(60)
+    await clocks.step(timedelta(hours=-1))  # 09:06:00
+    for _ in range(70):
+        await clocks.advance(60)
+    times = [b["time"][11:16] for b in sandbox.states()]
+    # Every 5 minutes of real time, on the clock's boundaries again; the
+    # 10:05 heartbeat, the same record as the one sent before the step, is
+    # not sent twice.
+    assert times == [
+        "10:05",
+        *(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(550, 605, 5)),
+        "10:10",
+        "10:15",
+    ]
+    refs = [b["record_reference_id"] for b in sandbox.states()]
+    assert len(set(refs)) == len(refs)
+    assert sandbox.duplicates == 0

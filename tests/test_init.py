@@ -173,10 +173,13 @@ async def test_remove_entry_deletes_the_outbox(
     journal = Path(
         hass.config.path(".storage", f"{DOMAIN}.{config_entry.entry_id}.outbox.jsonl")
     )
-    assert (await hass.async_add_executor_job(journal.read_bytes)).count(b"\n") == 1
+    assert (await hass.async_add_executor_job(journal.read_bytes)).count(b'"r":') == 1
+    kept = journal.with_name(f"{journal.name}.unreadable-1")  # after a read error
+    await hass.async_add_executor_job(kept.write_bytes, b"unreadable once")
     await hass.config_entries.async_remove(config_entry.entry_id)
     await settle(hass)
     assert not journal.exists()
+    assert not kept.exists()
     assert f"{DOMAIN}.{config_entry.entry_id}.last" not in hass_storage
 
 

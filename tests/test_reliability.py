@@ -1,7 +1,8 @@
 """Fault injection against the sandbox: no record lost, none duplicated.
 
-After each scenario the sandbox holds every snapshot exactly once, in order,
-and the diagnostic entities told the truth meanwhile.
+After each scenario the sandbox holds every snapshot exactly once, the current
+state first and the backlog oldest first, the drain ending with the current
+state, and the diagnostic entities told the truth meanwhile.
 """
 
 from datetime import timedelta
@@ -30,6 +31,7 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from .conftest import (
     SOC,
     START,
+    Clocks,
     advance,
     drain,
     set_battery,
@@ -46,15 +48,31 @@ def queued_bodies(entry: MockConfigEntry) -> list[dict[str, Any]]:
     return [state.to_json() for state in entry.runtime_data.outbox]
 
 
-def assert_exactly_once_in_order(
-    sandbox: FlatpeakSandbox, expected: list[dict[str, Any]]
+def assert_exactly_once_current_first(
+    sandbox: FlatpeakSandbox,
+    queued: list[dict[str, Any]],
+    before: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Check the delivery of ``queued`` (a backlog) after ``before``.
+
+    Exactly once; the newest queued record (or a snapshot taken since) first,
+    before the backlog; the rest oldest first (new snapshots may go ahead of
+    them); the drain ends with the current state.
+    """
     bodies = sandbox.states()
     refs = [body["record_reference_id"] for body in bodies]
     assert len(refs) == len(set(refs)), "a record reached Flatpeak twice"
-    assert bodies[: len(expected)] == expected
-    times = [body["time"] for body in bodies]
-    assert times == sorted(times), "records were not delivered oldest first"
+    before = before or []
+    assert bodies[: len(before)] == before
+    after = bodies[len(before) :]
+    if after[0] == queued[-1]:
+        backlog = queued[:-1]
+    else:  # a snapshot taken since is the current state: all of queued is old
+        assert after[0] not in queued, "the current state was not sent first"
+        backlog = queued
+    assert [b for b in after if b in backlog] == backlog, "backlog not oldest first"
+    assert after[-1] not in backlog, "the drain did not end with the current state"
+    assert after[-1]["time"] == max(b["time"] for b in bodies)
 
 
 async def test_thirty_minute_outage(
@@ -96,7 +114,7 @@ async def test_thirty_minute_outage(
     await sandbox.start()
     await advance(hass, freezer, 600)  # the backoff is capped at 10 minutes
     await drain(hass, freezer, init_integration)
-    assert_exactly_once_in_order(sandbox, delivered_before + queued)
+    assert_exactly_once_current_first(sandbox, queued, delivered_before)
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "api_connection", "binary_sensor") == "on"
     assert state_of(hass, "submission_status") == "ok"
@@ -203,10 +221,11 @@ async def test_credentials_revoked_then_restored_by_reauth(
     assert result["reason"] == "reauth_successful"
     await settle(hass)
     await drain(hass, freezer, init_integration)
-    assert_exactly_once_in_order(sandbox, [sandbox.states()[0], *expected])
+    assert_exactly_once_current_first(sandbox, expected, sandbox.states()[:1])
     # No start snapshot after the reload: the newest queued record already
-    # carries the current values (nothing is sent twice).
-    assert len(sandbox.states()) == 5
+    # carries the current values (nothing is sent twice); the drain ends with
+    # a fresh snapshot of them.
+    assert len(sandbox.states()) == 6
     assert state_of(hass, "submission_status") == "ok"
 
 
@@ -241,9 +260,10 @@ async def test_device_deleted_then_reconfigured(
     assert result["reason"] == "reconfigure_successful"
     await settle(hass)
     await drain(hass, freezer, init_integration)
-    assert_exactly_once_in_order(sandbox, expected)
-    # The reload's start snapshot would repeat the newest queued values: none.
-    assert len(sandbox.states()) == 3
+    assert_exactly_once_current_first(sandbox, expected)
+    # The reload's start snapshot would repeat the newest queued values: none
+    # (the drain ends with a fresh one).
+    assert len(sandbox.states()) == 4
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -278,17 +298,62 @@ async def test_restart_with_a_non_empty_outbox(
         await sandbox.start()
         assert await hass2.config_entries.async_setup(entry.entry_id)
         await settle(hass2)
-        for _ in range(20):
+        for _ in range(80):  # the backlog waits up to 30 s
             freezer.tick(0.5)
             async_fire_time_changed(hass2)
             await settle(hass2)
         bodies = sandbox.states()
-        assert bodies[:3] == expected
-        # The change that was coalescing at shutdown was kept too.
-        assert [b["state_of_charge_percent"] for b in bodies] == [80, 81, 82, 83]
-        assert_exactly_once_in_order(sandbox, expected)
+        # The change that was coalescing at shutdown was kept too; the current
+        # state (the start snapshot) first, and again at the end of the drain.
+        socs = [b["state_of_charge_percent"] for b in bodies]
+        assert socs == [83, 80, 81, 82, 83]
+        assert_exactly_once_current_first(sandbox, expected)
         assert await hass2.config_entries.async_unload(entry.entry_id)
         await hass2.async_stop(force=True)
+
+
+async def test_a_clock_step_forward_of_a_day_drops_nothing(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """Fails on 0.2.0: the step dropped the whole backlog by the 24 h age bound."""
+    await sandbox.stop()
+    for value in range(6):
+        set_soc(hass, 40 + value)
+        await clocks.advance(31)
+    queued = queued_bodies(init_integration)
+    assert len(queued) == 6
+    # NTP on a host without a real-time clock: the wall clock jumps a day.
+    await clocks.step(timedelta(days=1))
+    set_soc(hass, 50)  # queued: the bounds are checked
+    await clocks.advance(31)
+    assert queued_bodies(init_integration)[:6] == queued
+    assert state_of(hass, "dropped_records") == "0"
+    await sandbox.start()
+    await clocks.advance(600)
+    await clocks.drain(init_integration)
+    bodies = sandbox.states()
+    assert all(body in bodies for body in queued)
+    assert state_of(hass, "dropped_records") == "0"
+
+
+async def test_the_age_bound_counts_time_that_really_passed(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    await sandbox.stop()
+    set_soc(hass, 33)
+    await clocks.advance(1)
+    [first] = queued_bodies(init_integration)
+    # A day and a bit of outage, on both clocks: the first record goes.
+    for _ in range(25):
+        await clocks.advance(3600)
+    assert first not in queued_bodies(init_integration)
+    assert int(state_of(hass, "dropped_records")) >= 1
 
 
 async def test_renamed_entity_keeps_working(
@@ -520,7 +585,7 @@ async def test_unknown_device_rechecked_until_it_is_back(
     await advance(hass, freezer, 480)
     assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    await shown(hass, freezer)
+    await drain(hass, freezer, init_integration)  # then the backlog
     assert state_of(hass, "submission_status") == "ok"
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "api_connection", "binary_sensor") == "on"
@@ -573,7 +638,7 @@ async def test_refused_credentials_tried_again_every_hour(
     sandbox.set_reject_credentials(False)
     await advance(hass, freezer, 3600)
     assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
-    await shown(hass, freezer)
+    await drain(hass, freezer, init_integration)  # then the backlog
     assert state_of(hass, "submission_status") == "ok"
     # The reauth request is gone: the credentials work again.
     assert hass.config_entries.flow.async_progress() == []
@@ -619,7 +684,7 @@ async def test_recheck_meets_another_problem(
     sandbox.unknown_device = False
     await advance(hass, freezer, 3600)
     assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
-    await shown(hass, freezer)
+    await drain(hass, freezer, init_integration)  # then the backlog
     assert state_of(hass, "submission_status") == "ok"
     assert hass.config_entries.flow.async_progress() == []
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

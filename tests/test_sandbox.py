@@ -289,6 +289,32 @@ async def test_requests_record_when_they_were_answered(
     ]
 
 
+async def test_latency_over_http(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    async with http.post("/_sandbox/faults", json={"latency": 0.25}) as response:
+        assert response.status == 200
+    assert sandbox.latency == 0.25
+    async with http.post("/_sandbox/faults", json={"latency": "x"}) as response:
+        assert response.status == 400
+    async with http.post("/_sandbox/faults", json={"latency": 0}) as response:
+        assert response.status == 200
+    assert sandbox.latency == 0
+
+
+async def test_states_out_of_order_are_accepted(
+    http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
+) -> None:
+    """The API does not require times in order (a backlog follows the current state)."""
+    headers = await bearer(http, sandbox)
+    newer = {**VALID, "time": "2026-11-28T10:05:00Z", "record_reference_id": "b"}
+    older = {**VALID, "time": "2026-11-28T09:05:00Z", "record_reference_id": "a"}
+    for body in (newer, older):
+        status, _ = await put_state(http, headers, body)
+        assert status == 200
+    assert sandbox.states() == [newer, older]
+
+
 # --- the page's fault controls (the demo) ------------------------------------------
 
 

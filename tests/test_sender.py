@@ -32,10 +32,19 @@ from custom_components.flatpeak.errors import (
     classify,
 )
 from custom_components.flatpeak.recheck import Recheck, RecheckPlan
-from custom_components.flatpeak.retry import Pace, backoff_delay
+from custom_components.flatpeak.retry import Pace, backlog_delay, backoff_delay
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, entity_id, set_soc, settle, shown, state_of
+from .conftest import (
+    RandomSource,
+    advance,
+    drain,
+    entity_id,
+    set_soc,
+    settle,
+    shown,
+    state_of,
+)
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -209,6 +218,7 @@ async def test_backlog_back_to_back_with_entities_throttled(
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    random_source: RandomSource,
 ) -> None:
     await sandbox.stop()
     for value in range(40):
@@ -244,6 +254,7 @@ async def test_slower_after_429(
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    random_source: RandomSource,
 ) -> None:
     await sandbox.stop()
     for value in range(10):
@@ -351,3 +362,78 @@ async def test_recheck_cancelled_mid_check_does_nothing(
     await advance(hass, freezer, 3600)
     assert outcomes == []
     assert checks == ["check"]
+
+
+async def test_the_current_state_first_then_the_backlog_then_the_current_again(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    random_source: RandomSource,
+) -> None:
+    """Fails on 0.2.0: the backlog went oldest first, the newest state last."""
+    random_source.fraction = 1.0  # the longest backlog delay
+    await sandbox.stop()
+    for value in range(40):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    outbox = init_integration.runtime_data.outbox
+    queued = [state.to_json() for state in outbox]
+    await sandbox.start()
+    await advance(hass, freezer, 600)  # the backoff ends: Flatpeak answers
+    # The current state at once: the newest record (and a heartbeat taken
+    # since, a newer current state), none of the backlog.
+    current = sandbox.states()
+    assert current[0]["time"] >= queued[-1]["time"]
+    assert not [b for b in current if b in queued[:-1]]
+    assert (0, 30) in random_source.ranges  # the backlog's delay
+    # A snapshot taken meanwhile (the action: no minimum gap) goes at once
+    # too, ahead of the backlog.
+    set_soc(hass, 99)
+    await settle(hass)  # the change is seen: the action supersedes it
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
+    await advance(hass, freezer, 1)
+    sent = len(current) + 1
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][sent - 1 :] == [99]
+    await advance(hass, freezer, 28)
+    assert len(sandbox.states()) == sent  # the backlog waits 30 s
+    await advance(hass, freezer, 1)
+    bodies = sandbox.states()
+    backlog = [b for b in queued if b not in current]
+    assert bodies[sent : sent + len(backlog)] == backlog  # oldest first
+    # The drain ends with the current state: a fresh snapshot of it.
+    assert len(bodies) == sent + len(backlog) + 1
+    assert bodies[-1]["state_of_charge_percent"] == 99
+    assert bodies[-1]["time"] == max(b["time"] for b in bodies)
+    refs = [b["record_reference_id"] for b in bodies]
+    assert len(set(refs)) == len(refs)
+    assert sandbox.duplicates == 0
+    await shown(hass, freezer)
+    assert state_of(hass, "queued_records") == "0"
+
+
+async def test_the_backlog_delay_is_random_within_30_s(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    delays = {backlog_delay() for _ in range(1000)}
+    assert min(delays) >= 0
+    assert max(delays) <= 30
+    assert len(delays) > 900
+    await sandbox.stop()
+    for value in range(3):
+        set_soc(hass, 40 + value)
+        await advance(hass, freezer, 31)
+    await sandbox.start()
+    await advance(hass, freezer, 600)
+    current = len(sandbox.states())  # the current state (and a heartbeat)
+    waited = 0.0
+    while len(sandbox.states()) == current:
+        await advance(hass, freezer, 0.5)
+        waited += 0.5
+    assert waited <= 30.5
+    await drain(hass, freezer, init_integration)
+    socs = [b["state_of_charge_percent"] for b in sandbox.states()]
+    assert socs[current:] == [40, 41, 42]  # the backlog, then the current state

@@ -17,7 +17,7 @@ from custom_components.flatpeak import retry
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, advance, entity_id, shown, state_of
+from .conftest import SOC, RandomSource, advance, drain, entity_id, shown, state_of
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -192,6 +192,7 @@ async def test_action_api_failure_keeps_the_record(
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    random_source: RandomSource,
 ) -> None:
     sandbox.fail_next(500, endpoint="state")
     with pytest.raises(HomeAssistantError) as err:
@@ -201,16 +202,20 @@ async def test_action_api_failure_keeps_the_record(
     assert len(init_integration.runtime_data.outbox) == 1
     await shown(hass, freezer)
     assert state_of(hass, "last_error") == "server_error"
-    # During the backoff the action retries now: both records are delivered,
-    # oldest first, each with its original time.
+    # During the backoff the action retries now: its record, the current
+    # state, first; then the older one, with its original time.
     response = await call(hass, {"state_of_charge_percent": 60})
+    assert response["body"] == sandbox.states()[0]
+    await drain(hass, freezer, init_integration)
     bodies = sandbox.states()
     assert [(b["state_of_charge_percent"], b["time"]) for b in bodies] == [
-        (55, "2026-11-28T12:00:00Z"),
         (60, "2026-11-28T12:00:01Z"),
+        (55, "2026-11-28T12:00:00Z"),
+        # The drain ended with an older record: a fresh snapshot of the mapped
+        # entities closes it.
+        (55, "2026-11-28T12:00:01Z"),
     ]
-    assert response["body"] == bodies[1]
-    await shown(hass, freezer)
+    assert sandbox.duplicates == 0
     assert state_of(hass, "queued_records") == "0"
     assert state_of(hass, "submission_status") == "ok"
 
@@ -269,8 +274,11 @@ async def test_action_answers_at_once_during_a_retry_after(
     assert retry_at in str(err.value)
     assert len(sandbox.requests_to("state")) == 1  # Flatpeak asked us to wait
     await advance(hass, freezer, wait)
-    await advance(hass, freezer, 1)  # the second record, at the pace after a 429
-    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 61]
+    # The current state first; the backlog after its random delay (here the
+    # longest, 30 s); then a fresh snapshot of the entities closes the drain.
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    await drain(hass, freezer, init_integration)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61, 55, 55]
     assert state_of(hass, "queued_records") == "0"
 
 
@@ -279,6 +287,7 @@ async def test_action_answers_at_once_during_the_pace_after_a_429(
     init_integration: MockConfigEntry,
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
+    random_source: RandomSource,
 ) -> None:
     """The slower pace after a 429 is Flatpeak's limit too: the action waits not."""
     await sandbox.stop()

@@ -14,7 +14,11 @@ from .api import DEFAULT_BASE_URL, Device, FlatpeakClient
 from .api.client import DEFAULT_TIMEOUT
 from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, LOGGER
 from .errors import Action, Verdict, classify, describe
-from .issues import async_delete_device_issue, async_delete_issues
+from .issues import (
+    async_delete_device_issue,
+    async_delete_issues,
+    async_update_outbox_issue,
+)
 from .mapping import BatteryMapping
 from .outbox import Outbox, async_remove_outbox
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, Settings
@@ -89,6 +93,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     await status.async_restore()
     await outbox.async_load()
     status.restore_counts(outbox)
+    async_update_outbox_issue(hass, entry, outbox.unreadable)
     sender = Sender(hass, entry, client, outbox, status)
     mapping = BatteryMapping.from_options(entry.options)
     runtime = FlatpeakRuntimeData(

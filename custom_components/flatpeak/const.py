@@ -63,6 +63,10 @@ RATE_AFTER_429: Final = 4.0  # records per second after the first 429
 RATE_MIN: Final = 0.1  # records per second
 RATE_STEP: Final = 0.5  # records per second, added every second
 RATE_UNLIMITED: Final = 10.0  # records per second: back to back from here
+# After an outage (and at start) the backlog, not the current state, waits a
+# random delay up to this, so that homes recovering from one Flatpeak outage do
+# not all drain in the same second.
+BACKLOG_DELAY_MAX: Final = 30.0  # seconds
 # The entities are updated at most this often (a draining backlog, repeated failures).
 STATUS_THROTTLE: Final = 1.0  # seconds
 # While Flatpeak keeps accepting, Last submission advances at most this often

@@ -61,6 +61,37 @@ def async_create_mapping_issue(
     )
 
 
+def outbox_issue_id(entry_id: str) -> str:
+    """Return the id of the "saved records unreadable" repair issue of an entry."""
+    return f"outbox_unreadable_{entry_id}"
+
+
+@callback
+def async_update_outbox_issue(
+    hass: HomeAssistant, entry: ConfigEntry, unreadable: dict[str, str]
+) -> None:
+    """Raise the issue of outbox files kept after a read error, or clear it.
+
+    Not fixable from Home Assistant: the files are tried again at every start.
+    """
+    if not unreadable:
+        ir.async_delete_issue(hass, DOMAIN, outbox_issue_id(entry.entry_id))
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        outbox_issue_id(entry.entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="outbox_unreadable",
+        translation_placeholders={
+            "title": entry.title,
+            "path": ", ".join(unreadable),
+            "error": ", ".join(sorted(set(unreadable.values()))),
+        },
+    )
+
+
 @callback
 def async_delete_device_issue(hass: HomeAssistant, entry_id: str) -> None:
     """Clear the "device not found" issue of an entry."""
@@ -78,3 +109,4 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Clear every issue of an entry (when it is removed)."""
     async_delete_device_issue(hass, entry_id)
     async_delete_mapping_issue(hass, entry_id)
+    ir.async_delete_issue(hass, DOMAIN, outbox_issue_id(entry_id))

@@ -1,18 +1,21 @@
 """The outbox's file: an append-only JSON-lines journal, compacted by a rewrite.
 
 Every method here does blocking file I/O and runs in Home Assistant's executor
-(``OutboxWriter`` calls it, one job at a time). Lines, each one JSON object:
-
-- ``{"n": 7, "r": {...}}``: record number 7 was queued (``r`` is the API body);
-- ``{"x": [3, 4, 7]}``: those records left the outbox (delivered, rejected,
-  dropped);
-- ``{"c": [dropped, rejected]}``: the outbox's counters (the last line wins).
+(``OutboxWriter`` calls it, one job at a time). The lines are described in
+``journal_lines.py``.
 
 A record costs one line when queued and a few bytes when it leaves, whatever
 the outbox's size. A rewrite (compaction) replaces the file with its live
 records through a temporary file and ``os.replace``, so a power cut leaves
 either the old or the new file. A power cut during an append tears at most the
 last line: loading skips it with a warning and the next write is a rewrite.
+
+A journal that cannot be read (a read error such as EIO, at any line) is never
+written again and never half used: it is renamed to ``<name>.unreadable-<k>``
+before anything is written, and new records go to a new journal. Every start
+reads the files kept this way again; a readable one is merged into the journal
+(``outbox_restore.py``) and removed once the journal holding its records is on
+disk. Until the rename succeeds nothing is written (the writer retries).
 """
 
 from __future__ import annotations
@@ -23,109 +26,29 @@ from dataclasses import dataclass, field
 import os
 from pathlib import Path
 import threading
-import time
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from homeassistant.helpers.json import json_bytes
-from homeassistant.util.json import JSON_DECODE_EXCEPTIONS, json_loads
 
-from .api import DeviceState
 from .const import LOGGER
+from .journal_lines import (
+    CHUNK,
+    Entry,
+    JournalContents,
+    Parser,
+    Preserved,
+    let_the_loop_run,
+)
 
-type Entry = tuple[int, DeviceState]
-"""A queued record and its number in the journal."""
-
-RECORD_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
-# Lines handled between two chances for the event loop to take the GIL.
-CHUNK = 200
-
-
-def parse_record(data: Any) -> DeviceState:
-    """Build a record from its saved JSON; raise one of ``RECORD_ERRORS``."""
-    if not isinstance(data, dict):
-        raise TypeError(f"a record is an object, not {type(data).__name__}")
-    return DeviceState.from_json(data)
-
-
-def parse_records(data: Iterable[Any]) -> tuple[list[DeviceState], int]:
-    """Parse saved records; return the readable ones and how many were not."""
-    records: list[DeviceState] = []
-    unreadable = 0
-    for item in data:
-        try:
-            records.append(parse_record(item))
-        except RECORD_ERRORS:
-            unreadable += 1
-    return records, unreadable
+KEPT_SUFFIX = ".unreadable-"
 
 
 @dataclass(slots=True)
-class JournalContents:
-    """What ``Journal.load`` found."""
+class KeptFiles:
+    """The files kept after a read error, as a start found them."""
 
-    entries: list[Entry] = field(default_factory=list)
-    dropped: int = 0
-    rejected: int = 0
-    next_number: int = 0
-    # Record lines in the file that no longer hold a queued record.
-    dead: int = 0
-    # False when the file needs a rewrite before the next append (a torn or
-    # unreadable line, a missing final newline).
-    clean: bool = True
-    exists: bool = False
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("a counter is a non-negative integer")
-    return int(value)
-
-
-class _Parser:
-    """Reads a journal's lines into records and counters (one load)."""
-
-    def __init__(self) -> None:
-        self.raw: dict[int, Any] = {}
-        self.found = JournalContents(exists=True)
-        self.record_lines = 0
-        self.bad_lines = 0
-
-    def line(self, line: bytes) -> None:
-        try:
-            obj: Any = json_loads(line)
-            if not isinstance(obj, dict):
-                raise TypeError("a line is an object")
-            if "r" in obj:
-                number = _count(obj["n"])
-                self.raw[number] = obj["r"]
-                self.record_lines += 1
-                self.found.next_number = max(self.found.next_number, number + 1)
-            elif "x" in obj:
-                if not isinstance(obj["x"], list):
-                    raise TypeError("removals are a list")
-                for number in obj["x"]:
-                    self.raw.pop(number, None)
-            else:
-                dropped, rejected = obj["c"]
-                self.found.dropped = _count(dropped)
-                self.found.rejected = _count(rejected)
-        except (*JSON_DECODE_EXCEPTIONS, *RECORD_ERRORS):
-            self.bad_lines += 1
-
-    def contents(self) -> JournalContents:
-        found = self.found
-        unreadable = 0
-        for count, (number, data) in enumerate(self.raw.items(), 1):
-            try:
-                found.entries.append((number, parse_record(data)))
-            except RECORD_ERRORS:
-                unreadable += 1
-            if not count % CHUNK:
-                _let_the_loop_run()
-        if unreadable:
-            LOGGER.warning("Skipped %s unreadable record(s) in the outbox", unreadable)
-        found.dead = self.record_lines - len(found.entries)
-        return found
+    readable: list[tuple[Path, JournalContents]] = field(default_factory=list)
+    unreadable: dict[Path, OSError] = field(default_factory=dict)
 
 
 class Journal:
@@ -138,63 +61,71 @@ class Journal:
         # Jobs are queued in order by OutboxWriter; the lock also keeps a job
         # that outlived a cancelled caller from overlapping the next one.
         self._lock = threading.Lock()
+        # The file at ``path`` could not be read: move it aside before writing.
+        self._unreadable = False
 
     def load(self) -> JournalContents:
-        """Read and parse the journal; a missing file is an empty outbox."""
-        parser = _Parser()
-        torn = b""
+        """Read and parse the journal; a missing file is an empty outbox.
+
+        A file that cannot be read is kept aside (see the module's docstring)
+        and the outbox starts empty.
+        """
         with self._lock:
             try:
-                with self.path.open("rb") as file:
-                    for count, line in enumerate(file, 1):
-                        if not line.endswith(b"\n"):
-                            torn = line  # only the last line can lack it
-                        elif line != b"\n":
-                            parser.line(line)
-                        if not count % CHUNK:
-                            _let_the_loop_run()
+                return _read(self.path)
             except FileNotFoundError:
                 return JournalContents()
             except OSError as err:
-                # Keep the file as it is (no rewrite from an empty outbox).
-                LOGGER.warning("Could not read the outbox journal: %s", err)
-                return JournalContents(exists=True)
-        if parser.bad_lines:
-            LOGGER.warning(
-                "Skipped %s unreadable line(s) in the outbox journal %s",
-                parser.bad_lines,
-                self.path,
-            )
-        if torn:
-            before = parser.bad_lines
-            parser.line(torn)  # complete but without its newline: still read
-            if parser.bad_lines > before:
                 LOGGER.warning(
-                    "The last line of the outbox journal %s was cut off (a power "
-                    "cut while writing?); it is skipped",
+                    "Could not read the outbox journal %s (%s); it is kept as it "
+                    "is and read again at the next start, new records go to a "
+                    "new journal",
                     self.path,
+                    err.strerror or err,
                 )
-        contents = parser.contents()
-        contents.clean = (
-            not torn
-            and not parser.bad_lines
-            and len(contents.entries) == len(parser.raw)
-        )
-        return contents
+                self._unreadable = True
+                with suppress(OSError):  # else before the first write
+                    self._set_aside()
+                return JournalContents()
+
+    def load_kept(self) -> KeptFiles:
+        """Read the files kept after a read error, oldest first."""
+        kept = KeptFiles()
+        for path in self._kept_paths():
+            try:
+                kept.readable.append((path, _read(path)))
+            except OSError as err:
+                LOGGER.warning(
+                    "The outbox file %s, kept after a read error, still cannot "
+                    "be read (%s); its records are sent once it can be",
+                    path,
+                    err.strerror or err,
+                )
+                kept.unreadable[path] = err
+        return kept
+
+    def remove_kept(self, paths: Iterable[Path]) -> None:
+        """Delete kept files whose records the journal now holds."""
+        with self._lock:
+            for path in paths:
+                with suppress(FileNotFoundError):
+                    path.unlink()
+            _sync_directory(self.path.parent)
 
     def append(
         self,
         entries: Iterable[Entry],
         removed: Sequence[int],
-        counters: tuple[int, int] | None,
+        counters: bytes | None,
     ) -> None:
-        """Append queued records, removals and the counters; sync to disk."""
+        """Append queued records, removals and the counters line; sync to disk."""
         tail = b""
         if removed:
             tail += json_bytes({"x": removed}) + b"\n"
         if counters is not None:
-            tail += json_bytes({"c": counters}) + b"\n"
+            tail += counters + b"\n"
         with self._lock:
+            self._set_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("ab") as file:
                 written = _write_records(file, entries) + file.write(tail)
@@ -202,13 +133,22 @@ class Journal:
                 os.fsync(file.fileno())
             self.bytes_written += written
 
-    def rewrite(self, entries: Iterable[Entry], counters: tuple[int, int]) -> None:
-        """Replace the journal by its live records (atomic, synced)."""
+    def rewrite(
+        self, entries: Iterable[Entry], counters: bytes, preserved: Preserved
+    ) -> None:
+        """Replace the journal by its live records (atomic, synced).
+
+        The counters line comes first, then the lines this version does not
+        understand, in their order, then the records.
+        """
         temporary = self.path.with_name(f"{self.path.name}.tmp")
+        head = counters + b"\n"
+        head += b"".join(line + b"\n" for line in preserved.lines)
         with self._lock:
+            self._set_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with temporary.open("wb") as file:
-                written = file.write(json_bytes({"c": counters}) + b"\n")
+                written = file.write(head)
                 written += _write_records(file, entries)
                 file.flush()
                 os.fsync(file.fileno())
@@ -217,31 +157,88 @@ class Journal:
             self.bytes_written += written
 
     def remove(self) -> None:
-        """Delete the journal (and a temporary file a power cut left behind)."""
+        """Delete the journal, a temporary file a power cut left, and kept files."""
         with self._lock:
-            for path in (self.path, self.path.with_name(f"{self.path.name}.tmp")):
+            for path in (
+                self.path,
+                self.path.with_name(f"{self.path.name}.tmp"),
+                *self._kept_paths(),
+            ):
                 with suppress(FileNotFoundError):
                     path.unlink()
+
+    def _kept_paths(self) -> list[Path]:
+        """Return the kept files, oldest first (by their number)."""
+        prefix = f"{self.path.name}{KEPT_SUFFIX}"
+        found = [
+            (int(path.name.removeprefix(prefix)), path)
+            for path in self.path.parent.glob(f"{prefix}*")
+            if path.name.removeprefix(prefix).isdigit()
+        ]
+        return [path for _, path in sorted(found)]
+
+    def _set_aside(self) -> None:
+        """Rename the unreadable journal (raise OSError if that fails)."""
+        if not self._unreadable:
+            return
+        kept = self._kept_paths()
+        prefix = f"{self.path.name}{KEPT_SUFFIX}"
+        number = int(kept[-1].name.removeprefix(prefix)) + 1 if kept else 1
+        target = self.path.with_name(f"{prefix}{number}")
+        with suppress(FileNotFoundError):  # gone already: nothing to keep
+            self.path.rename(target)
+            _sync_directory(self.path.parent)
+            LOGGER.warning("The unreadable outbox journal is kept as %s", target)
+        self._unreadable = False
+
+
+def _read(path: Path) -> JournalContents:
+    """Read and parse a journal file; raise OSError if it cannot be read."""
+    parser = Parser()
+    torn = b""
+    with path.open("rb") as file:
+        for count, line in enumerate(file, 1):
+            if not line.endswith(b"\n"):
+                torn = line  # only the last line can lack it
+            elif line != b"\n":
+                parser.line(line)
+            if not count % CHUNK:
+                let_the_loop_run()
+    if parser.bad_lines:
+        LOGGER.warning(
+            "Skipped %s unreadable line(s) in the outbox journal %s",
+            parser.bad_lines,
+            path,
+        )
+    if torn:
+        before = parser.bad_lines
+        parser.line(torn)  # complete but without its newline: still read
+        if parser.bad_lines > before:
+            LOGGER.warning(
+                "The last line of the outbox journal %s was cut off (a power "
+                "cut while writing?); it is skipped",
+                path,
+            )
+    contents = parser.contents()
+    contents.clean = (
+        not torn and not parser.bad_lines and len(contents.entries) == len(parser.raw)
+    )
+    return contents
 
 
 def _write_records(file: BinaryIO, entries: Iterable[Entry]) -> int:
     """Write record lines in chunks, letting the event loop run in between."""
     written = 0
     batch: list[bytes] = []
-    for number, state in entries:
-        batch.append(json_bytes({"n": number, "r": state.to_json()}))
+    for entry in entries:
+        batch.append(entry.to_line())
         if len(batch) == CHUNK:
             written += file.write(b"\n".join(batch) + b"\n")
             batch.clear()
-            _let_the_loop_run()
+            let_the_loop_run()
     if batch:
         written += file.write(b"\n".join(batch) + b"\n")
     return written
-
-
-def _let_the_loop_run() -> None:
-    """Release the GIL, so that a long job does not hold up the event loop."""
-    time.sleep(0)
 
 
 def _sync_directory(path: Path) -> None:

@@ -13,9 +13,12 @@ from homeassistant.util import dt as dt_util
 
 from .api import DeviceState
 from .const import DOMAIN, LOGGER
-from .journal import Entry, Journal
-from .outbox_migration import async_read_0_1_0, carry_over, store_0_1_0
+from .journal import Journal
+from .journal_lines import Entry
+from .outbox_migration import store_0_1_0
+from .outbox_restore import async_restore
 from .outbox_writer import OutboxWriter
+from .run_clock import RunClock
 
 
 def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
@@ -31,10 +34,20 @@ async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
 
 
 class Outbox:
-    """A bounded FIFO of device states, persisted in a journal (``journal.py``).
+    """A bounded queue of device states, persisted in a journal (``journal.py``).
 
-    Bounds: records older than ``max_age`` and records beyond ``max_records``
-    are dropped, oldest first; drops are counted and logged once per episode.
+    Order (``peek``), by queue order (the records' numbers), never by their
+    times (a clock step): the current state first, that is the newest record
+    when it is newer than the newest one Flatpeak accepted; then the backlog,
+    oldest first. ``newest_sent`` is saved in the journal, so that after a
+    restart a backlog stays a backlog. ``drain_ended_stale`` says when the
+    last record Flatpeak accepted is older than the newest it has (the backlog
+    ended the drain): then the current state is to be sent again.
+
+    Bounds: records older than ``max_age`` (by the wall clock *and* by the run
+    time since they were queued, ``run_clock.py``: a clock step drops nothing)
+    and records beyond ``max_records`` are dropped, oldest first; drops are
+    counted and logged once per episode.
     The record ``peek`` returned is in flight until ``delivered``, ``reject``
     or ``release``: ``prune`` never drops it.
     """
@@ -53,16 +66,24 @@ class Outbox:
         self._records: deque[Entry] = deque()
         self._next_number = 0
         self._in_flight: Entry | None = None
+        # Numbers of the newest record Flatpeak accepted, and of the last one.
+        self._newest_sent = -1
+        self._last_sent = -1
+        self.last_sent: DeviceState | None = None  # the last record accepted
         self.max_age = max_age
         self.max_records = max_records
         self.dropped = 0
         self.rejected = 0
+        # Files kept after a read error that still cannot be read: path: error.
+        self.unreadable: dict[str, str] = {}
         self._drop_logged = False
+        self.run_clock = RunClock()
         self._writer = OutboxWriter(
             hass,
             _journal(hass, entry_id),
             lambda: self._records,
             lambda: (self.dropped, self.rejected),
+            lambda: (self.run_clock.now(), self._newest_sent),
         )
 
     def __len__(self) -> int:
@@ -71,7 +92,7 @@ class Outbox:
 
     def __iter__(self) -> Iterator[DeviceState]:
         """Iterate over the waiting records, oldest first."""
-        return (state for _, state in self._records)
+        return (entry.state for entry in self._records)
 
     def __bool__(self) -> bool:
         """Return whether a record waits for delivery."""
@@ -85,25 +106,24 @@ class Outbox:
     async def async_load(self) -> None:
         """Restore the saved records (file I/O and parsing in the executor).
 
-        The 0.1.0 ``Store`` outbox is carried over (``outbox_migration.py``);
-        the old file is removed only once the journal holding its records is on
-        disk.
+        Files kept after a read error and the 0.1.0 ``Store`` outbox are merged
+        (``outbox_restore.py``); they are removed only once the journal holding
+        their records is on disk.
         """
-        hass = self._hass
-        contents = await hass.async_add_executor_job(self._writer.journal.load)
-        store = store_0_1_0(hass, self._entry_id)
-        if (old := await async_read_0_1_0(store)) is not None:
-            await hass.async_add_executor_job(carry_over, contents, old)
+        restored = await async_restore(self._hass, self._writer.journal, self._entry_id)
+        contents = restored.contents
         self._records = deque(contents.entries)
         self._next_number = contents.next_number
         self.dropped, self.rejected = contents.dropped, contents.rejected
-        self._writer.loaded(contents, rewrite=old is not None)
+        self.unreadable = restored.unreadable
+        self.run_clock.restart(contents.run_time)
+        self._newest_sent = contents.newest_sent
+        self._writer.loaded(contents, rewrite=restored.rewrite)
         self.prune()
-        if old is not None:
+        if restored.rewrite:
             await self._writer.async_flush()
             if self._writer.synced:
-                await store.async_remove()
-                LOGGER.info("Moved the outbox to %s", self._writer.journal.path)
+                await restored.async_clean_up()
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
@@ -115,28 +135,43 @@ class Outbox:
 
     def append(self, state: DeviceState) -> None:
         """Queue a record, dropping the oldest beyond the bounds."""
-        entry = (self._next_number, state)
+        entry = Entry(self._next_number, state, self.run_clock.now())
         self._next_number += 1
         self._records.append(entry)
-        self._writer.added(*entry)
+        self._writer.added(entry)
         self.prune()
 
     @property
     def newest(self) -> DeviceState | None:
         """Return the record queued last, or None."""
-        return self._records[-1][1] if self._records else None
+        return self._records[-1].state if self._records else None
 
     @property
     def oldest(self) -> DeviceState | None:
         """Return the oldest record, or None, without putting it in flight."""
-        return self._records[0][1] if self._records else None
+        return self._records[0].state if self._records else None
 
-    def peek(self) -> DeviceState | None:
-        """Return the oldest record, or None; it is in flight from now on."""
-        if not self._records:
+    def peek(self, *, backlog: bool = True) -> DeviceState | None:
+        """Return the record to send next, or None; it is in flight from now on.
+
+        The current state if one waits; else the oldest record of the backlog,
+        unless ``backlog`` is False.
+        """
+        records = self._records
+        if not records:
             return None
-        self._in_flight = self._records[0]
-        return self._in_flight[1]
+        if records[-1].number > self._newest_sent:
+            self._in_flight = records[-1]
+        elif backlog:
+            self._in_flight = records[0]
+        else:
+            return None
+        return self._in_flight.state
+
+    @property
+    def drain_ended_stale(self) -> bool:
+        """Return whether the outbox is empty and Flatpeak's last record is old."""
+        return not self._records and self._last_sent < self._newest_sent
 
     def release(self) -> None:
         """End the in-flight state of the peeked record (the attempt failed)."""
@@ -144,43 +179,55 @@ class Outbox:
 
     def delivered(self, state: DeviceState) -> None:
         """Remove a record Flatpeak accepted."""
-        self._remove(state)
+        if (entry := self._remove(state)) is not None:
+            self.last_sent = entry.state
+            self._last_sent = entry.number
+            self._newest_sent = max(self._newest_sent, entry.number)
         self._drop_logged = False
 
     def reject(self, state: DeviceState) -> None:
         """Remove a record Flatpeak refused for good; it is counted."""
-        if self._remove(state):
+        if self._remove(state) is not None:
             self.rejected += 1
 
-    def _remove(self, state: DeviceState) -> bool:
+    def _remove(self, state: DeviceState) -> Entry | None:
         records = self._records
-        if records and (records[0][1] is state or records[0][1] == state):
+        if records and (records[0].state is state or records[0].state == state):
             entry = records.popleft()
+        elif records and (records[-1].state is state or records[-1].state == state):
+            entry = records.pop()
         else:
-            found = next((entry for entry in records if entry[1] == state), None)
+            found = next((entry for entry in records if entry.state == state), None)
             if found is None:
-                return False
+                return None
             records.remove(found)
             entry = found
         if entry is self._in_flight:
             self._in_flight = None
-        self._writer.removed(entry[0])
-        return True
+        self._writer.removed(entry.number)
+        return entry
 
     def prune(self, now: datetime | None = None) -> int:
         """Drop records beyond the bounds, oldest first; return how many.
 
-        The record in flight is neither dropped nor counted.
+        The record in flight, wherever it is in the queue, is neither dropped
+        nor counted.
         """
         oldest = (now or dt_util.utcnow()) - self.max_age
+        queued_before = self.run_clock.now() - self.max_age.total_seconds()
         records = self._records
-        held = self._in_flight if records and records[0] is self._in_flight else None
-        if held is not None:
-            records.popleft()
-        bound = self.max_records - (held is not None)
+        held: Entry | None = None
         dropped = 0
-        while records and (len(records) > bound or records[0][1].time < oldest):
-            self._writer.removed(records.popleft()[0])
+        while records:
+            head = records[0]
+            if head is self._in_flight:
+                held = records.popleft()
+                continue
+            if len(records) + (held is not None) <= self.max_records and not (
+                head.state.time < oldest and (head.queued_at or 0.0) < queued_before
+            ):
+                break
+            self._writer.removed(records.popleft().number)
             dropped += 1
         if held is not None:
             records.appendleft(held)

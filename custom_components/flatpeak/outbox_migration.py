@@ -9,7 +9,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN, LOGGER
-from .journal import JournalContents, parse_records
+from .journal_lines import Entry, JournalContents, parse_records
 
 
 def store_0_1_0(hass: HomeAssistant, entry_id: str) -> Store[Any]:
@@ -53,11 +53,19 @@ def carry_over(contents: JournalContents, data: dict[str, Any]) -> None:
         LOGGER.warning(
             "Skipped %s unreadable record(s) in the saved outbox", unreadable
         )
-    known = {state.record_reference_id or state for _, state in contents.entries}
-    merged = [s for s in records if (s.record_reference_id or s) not in known]
-    merged.extend(state for _, state in contents.entries)
-    contents.entries = list(enumerate(merged))
-    contents.next_number = len(merged)
+    known = {
+        entry.state.record_reference_id or entry.state for entry in contents.entries
+    }
+    merged = [
+        Entry(0, s, contents.run_time)
+        for s in records
+        if (s.record_reference_id or s) not in known
+    ]
+    merged.extend(contents.entries)
+    for number, entry in enumerate(merged, contents.next_number):
+        entry.number = number  # past every number the journal may hold
+    contents.entries = merged
+    contents.next_number += len(merged)
     dropped, rejected = _counter(data, "dropped"), _counter(data, "rejected")
     if contents.exists:  # then the counters were carried over already
         dropped = max(dropped, contents.dropped)

@@ -10,9 +10,9 @@ from functools import partial
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
-from .api import DeviceState
 from .const import LOGGER
-from .journal import Entry, Journal, JournalContents
+from .journal import Journal
+from .journal_lines import Entry, JournalContents, Preserved, counters_line
 
 # A change is on disk at most this long (plus the write itself) after it
 # happened, whatever the arrival rate: new changes never postpone the timer.
@@ -47,15 +47,23 @@ class OutboxWriter:
         journal: Journal,
         entries: Callable[[], Sequence[Entry]],
         counters: Callable[[], Counters],
+        marks: Callable[[], tuple[float, int]],
     ) -> None:
-        """Write to ``journal``; ``entries``/``counters`` read the outbox."""
+        """Write to ``journal``; ``entries``/``counters``/``marks`` read the outbox.
+
+        ``marks``: the run time and the newest record sent, saved with the
+        counters whenever a line is written anyway.
+        """
         self._hass = hass
         self.journal = journal
         self._entries = entries
         self._counters = counters
-        self._added: dict[int, DeviceState] = {}
+        self._marks = marks
+        self._saved_newest = -1
+        self._added: dict[int, Entry] = {}
         self._removed: list[int] = []
         self._saved_counters: Counters = (0, 0)
+        self._preserved = Preserved()  # what a newer version wrote
         self._rewrite = False
         self._in_file = 0  # record lines in the file, or in a job writing it
         self._dead = 0  # of which no longer queued
@@ -63,6 +71,7 @@ class OutboxWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._failing = False
+        self._save_run_time = False  # at close: the run time so far
 
     @property
     def synced(self) -> bool:
@@ -72,6 +81,7 @@ class OutboxWriter:
             and not self._removed
             and not self._rewrite
             and self._counters() == self._saved_counters
+            and not self._save_run_time
             and (self._task is None or self._task.done())
         )
 
@@ -81,14 +91,16 @@ class OutboxWriter:
         self._in_file = len(contents.entries) + contents.dead
         self._dead = contents.dead
         self._saved_counters = (contents.dropped, contents.rejected)
+        self._saved_newest = contents.newest_sent
+        self._preserved = contents.preserved
         if rewrite or not contents.clean:
             self._rewrite = True
             self.changed()
 
     @callback
-    def added(self, number: int, state: DeviceState) -> None:
+    def added(self, entry: Entry) -> None:
         """Note a queued record."""
-        self._added[number] = state
+        self._added[entry.number] = entry
         self.changed()
 
     @callback
@@ -130,20 +142,34 @@ class OutboxWriter:
         ):
             entries = list(self._entries())
             self._in_file, self._dead, self._rewrite = len(entries), 0, False
-            job = partial(_rewrite, self.journal, entries, counters)
-        elif self._added or self._removed or counters != self._saved_counters:
-            # The job owns the batch: the writer starts new ones below.
-            job = partial(
-                _append,
-                self.journal,
-                self._added,
-                self._removed,
-                counters if counters != self._saved_counters else None,
-            )
+            marks = self._marks()
+            self._saved_newest = marks[1]
+            line = counters_line(counters, marks, self._preserved)
+            job = partial(_rewrite, self.journal, entries, line, self._preserved)
+        elif (
+            self._added
+            or self._removed
+            or counters != self._saved_counters
+            or (self._save_run_time and self._in_file)
+        ):
+            # The job owns the batch: the writer starts new ones below. The
+            # counters line saves the run time with every batch of records.
+            line = None
+            marks = self._marks()
+            if (
+                self._added
+                or counters != self._saved_counters
+                or self._save_run_time
+                or marks[1] != self._saved_newest
+            ):
+                line = counters_line(counters, marks, self._preserved)
+                self._saved_newest = marks[1]
+            job = partial(_append, self.journal, self._added, self._removed, line)
             self._in_file += len(self._added)
         else:
             return None
         self._added, self._removed = {}, []
+        self._save_run_time = False
         self._saved_counters = counters
         self._cancel_timer()
         return job
@@ -177,8 +203,10 @@ class OutboxWriter:
             await asyncio.shield(self._task)
 
     async def async_close(self) -> None:
-        """Write everything pending; later changes stay in memory only."""
+        """Write everything pending and the run time; later changes stay in memory."""
+        self._save_run_time = True
         await self.async_flush()
+        self._save_run_time = False
         self._closed = True
         self._cancel_timer()
 
@@ -186,16 +214,18 @@ class OutboxWriter:
 # The jobs empty their batch in the executor: freeing a large one is work too.
 
 
-def _rewrite(journal: Journal, entries: list[Entry], counters: Counters) -> None:
-    journal.rewrite(entries, counters)
+def _rewrite(
+    journal: Journal, entries: list[Entry], counters: bytes, preserved: Preserved
+) -> None:
+    journal.rewrite(entries, counters, preserved)
     entries.clear()
 
 
 def _append(
     journal: Journal,
-    added: dict[int, DeviceState],
+    added: dict[int, Entry],
     removed: list[int],
-    counters: Counters | None,
+    counters: bytes | None,
 ) -> None:
-    journal.append(added.items(), removed, counters)
+    journal.append(added.values(), removed, counters)
     added.clear()

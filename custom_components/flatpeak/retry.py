@@ -1,4 +1,4 @@
-"""How long the sender waits: backoff after failures, pace after a 429, floors."""
+"""How long the sender waits: backoff after failures, pace after a 429, floors, backlog delay."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import random
 
 from .const import (
+    BACKLOG_DELAY_MAX,
     BACKOFF_MAX,
     BACKOFF_MIN,
     RATE_AFTER_429,
@@ -144,3 +145,8 @@ class RetryTimes:
     def _wait(self, now: datetime, delay: float, asked: float) -> None:
         self.due = now + timedelta(seconds=delay)
         self.not_before = now + timedelta(seconds=asked) if asked else None
+
+
+def backlog_delay() -> float:
+    """Return the random wait before a backlog starts (0 to BACKLOG_DELAY_MAX s)."""
+    return float(random.uniform(0, BACKLOG_DELAY_MAX))  # noqa: S311

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 import math
+import time
 from typing import Any
 
 from homeassistant.core import (
@@ -17,8 +19,8 @@ from homeassistant.core import (
 )
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import (
+    async_call_later,
     async_track_entity_registry_updated_event,
-    async_track_point_in_utc_time,
     async_track_state_change_event,
 )
 from homeassistant.helpers.start import async_at_started
@@ -40,6 +42,13 @@ class Scheduler:
     entities) and the minimum gap since the last snapshot; the heartbeat
     submits at clock-aligned moments; the entry's start submits once the mapped
     entities have states; the action and the button submit at once.
+
+    Every wait runs on the monotonic clock: a wall-clock step (NTP on a host
+    without a real-time clock) neither holds a change back for the length of
+    the step nor stops the heartbeat; the heartbeat's moment is aligned to the
+    wall clock again when it is scheduled. After a step back the clock lives
+    the same moments again: a heartbeat identical to one already taken (same
+    time and values, so the same record) is not taken twice.
     """
 
     def __init__(
@@ -60,8 +69,14 @@ class Scheduler:
         self._flush_unsub: CALLBACK_TYPE | None = None
         self._heartbeat_unsub: CALLBACK_TYPE | None = None
         self._heartbeat_due: datetime | None = None
-        self._last_snapshot: datetime | None = None
+        interval = settings.heartbeat_interval.total_seconds()
+        # The records of the heartbeats of about the last day.
+        self._heartbeats: deque[str | None] = deque(
+            maxlen=math.ceil(86_400 / interval) + 1
+        )
+        self._last_snapshot: float | None = None  # time.monotonic()
         self._start_snapshot = True  # until the entry's first snapshot is taken
+        sender.on_drain_end = self._close_drain
 
     @callback
     def start(self) -> None:
@@ -73,7 +88,11 @@ class Scheduler:
         self.entry.async_on_unload(async_at_started(self.hass, self._async_on_started))
 
     async def _async_on_started(self, hass: HomeAssistant) -> None:
-        """Deliver what the outbox kept, listen, and take the start snapshot."""
+        """Take the start snapshot, deliver it and what the outbox kept, listen.
+
+        The start snapshot first: the current state goes before the backlog.
+        """
+        self._try_start_snapshot()
         self.sender.start()
         entity_ids = self.mapping.entity_ids
         self.entry.async_on_unload(
@@ -85,7 +104,6 @@ class Scheduler:
             )
         )
         self._schedule_heartbeat(dt_util.utcnow())
-        self._try_start_snapshot()
 
     @callback
     def stop(self) -> None:
@@ -124,10 +142,11 @@ class Scheduler:
             self._pending_change = when
         if self._flush_unsub is not None:
             return
-        due = dt_util.utcnow() + COALESCE_DELAY
+        delay = COALESCE_DELAY.total_seconds()
         if self._last_snapshot is not None:
-            due = max(due, self._last_snapshot + self.settings.min_interval)
-        self._flush_unsub = async_track_point_in_utc_time(self.hass, self._flush, due)
+            gap = self.settings.min_interval.total_seconds()
+            delay = max(delay, self._last_snapshot + gap - time.monotonic())
+        self._flush_unsub = async_call_later(self.hass, delay, self._flush)
 
     @callback
     def _flush(self, _now: datetime) -> None:
@@ -136,13 +155,20 @@ class Scheduler:
         if when is not None:
             self._queue_snapshot(when)
 
-    def _schedule_heartbeat(self, after: datetime) -> None:
-        """Schedule the first clock-aligned heartbeat strictly after ``after``."""
+    def _schedule_heartbeat(self, now: datetime) -> None:
+        """Schedule the heartbeat at the first clock boundary strictly after ``now``.
+
+        Not the boundary just due again (a timer that fired a little early).
+        The wait is monotonic: a wall-clock step does not move it.
+        """
         interval = self.settings.heartbeat_interval.total_seconds()
-        boundary = (math.floor(after.timestamp() / interval) + 1) * interval
+        boundary = (math.floor(now.timestamp() / interval) + 1) * interval
+        if self._heartbeat_due is not None:
+            if boundary == self._heartbeat_due.timestamp():
+                boundary += interval
         self._heartbeat_due = dt_util.utc_from_timestamp(boundary)
-        self._heartbeat_unsub = async_track_point_in_utc_time(
-            self.hass, self._heartbeat, self._heartbeat_due
+        self._heartbeat_unsub = async_call_later(
+            self.hass, boundary - now.timestamp(), self._heartbeat
         )
 
     @callback
@@ -150,13 +176,18 @@ class Scheduler:
         """Submit the latest values, stamped with the time the heartbeat runs.
 
         After a host sleep or a clock step the scheduled moment can be hours
-        old; and a timer that fires early must not fire the same boundary again.
+        old (or ahead): the record says when it was really taken.
         """
         now = dt_util.utcnow()
-        due = self._heartbeat_due or now
-        self._schedule_heartbeat(max(now, due))
+        self._schedule_heartbeat(now)
         self._supersede_pending_change()
-        self._queue_snapshot(now)
+        self._queue_snapshot(now, heartbeat=True)
+
+    @callback
+    def _close_drain(self) -> None:
+        """The backlog ended a drain: Flatpeak's last record is old; send the current."""
+        self._supersede_pending_change()
+        self._queue_snapshot(dt_util.utcnow(), closing=True)
 
     def _supersede_pending_change(self) -> None:
         """A snapshot taken now carries the latest values: drop a waiting change."""
@@ -174,12 +205,21 @@ class Scheduler:
         return with_reference_id(self.sender.device_id, state)
 
     @callback
-    def _queue_snapshot(self, when: datetime) -> None:
+    def _queue_snapshot(
+        self, when: datetime, *, heartbeat: bool = False, closing: bool = False
+    ) -> None:
         with self._trigger():
             self.check_mapping()
             state = self._snapshot(when)
+            if closing and state == self.sender.outbox.last_sent:
+                return  # the record Flatpeak received last is the current state
+            if heartbeat:
+                if state.record_reference_id in self._heartbeats:
+                    LOGGER.debug("Heartbeat at %s taken already (a clock step)", when)
+                    return
+                self._heartbeats.append(state.record_reference_id)
             self._start_snapshot = False
-            self._last_snapshot = dt_util.utcnow()
+            self._last_snapshot = time.monotonic()
             self.sender.enqueue(state)
 
     @contextmanager
@@ -217,7 +257,7 @@ class Scheduler:
         state = self._snapshot(dt_util.utcnow(), overrides)
         self._supersede_pending_change()
         self._start_snapshot = False
-        self._last_snapshot = dt_util.utcnow()
+        self._last_snapshot = time.monotonic()
         return state, await self.sender.async_submit(state)
 
     # --- the mapping ----------------------------------------------------------

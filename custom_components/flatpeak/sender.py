@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -12,6 +13,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
+from .backlog import BacklogGate
 from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode, SubmissionStatus
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
@@ -42,7 +44,16 @@ class SenderState(StrEnum):
 
 
 class Sender:
-    """Owns the outbox and the client: delivery, retries, pause, the action's waiters."""
+    """Owns the outbox and the client: delivery, retries, pause, the action's waiters.
+
+    Order: the outbox says what goes next (the current state, then the
+    backlog oldest first). After a failure, and at start, the backlog waits a
+    random delay once per drain (``backlog.py``; the current state never
+    does); one request is in flight at a time, and the pace after a 429 holds
+    for every record. When the backlog ended the drain (Flatpeak's last record is
+    older than the newest it has), ``on_drain_end`` asks the scheduler for a
+    fresh snapshot, which closes the drain.
+    """
 
     def __init__(
         self,
@@ -66,6 +77,9 @@ class Sender:
         self._recheck: Recheck | None = None
         self._waiters = Waiters(hass)
         self._outage_logged = False
+        # The scheduler takes a snapshot when the backlog ended a drain.
+        self.on_drain_end: Callable[[], None] | None = None
+        self._backlog = BacklogGate(hass, self._kick)
 
     # --- what the scheduler and the action call --------------------------------
 
@@ -182,20 +196,37 @@ class Sender:
             )
 
     async def _async_deliver(self) -> None:
-        """Deliver oldest first, back to back, until empty or told to wait."""
+        """Deliver in the outbox's order, back to back, until empty or told to wait."""
         try:
-            while self.state is SenderState.SENDING and (state := self.outbox.peek()):
+            while self.state is SenderState.SENDING and (state := self._next()):
                 try:
                     record = await self.client.submit_device_state(
                         self.device_id, state
                     )
                 except Exception as err:  # noqa: BLE001 - the loop never dies
+                    self._backlog.failed()
                     self._failed(state, err)
                 else:
                     self._delivered(state, record)
         finally:
             if self.state is SenderState.SENDING:
                 self.state = SenderState.IDLE
+
+    def _next(self) -> DeviceState | None:
+        """Return the record to send now: the current state, or the backlog once due."""
+        outbox = self.outbox
+        if not outbox:  # emptied by a rejection or the bounds too
+            self._backlog.drained()
+            return None
+        if (state := outbox.peek(backlog=False)) is not None:
+            return state
+        return outbox.peek() if self._backlog.open(len(outbox)) else None
+
+    def _drained(self) -> None:
+        """The outbox is empty; if the backlog ended the drain, close it."""
+        self._backlog.drained()
+        if self.outbox.drain_ended_stale and self.on_drain_end is not None:
+            self.on_drain_end()
 
     def _delivered(self, state: DeviceState, record: DeviceStateRecord) -> None:
         self.outbox.delivered(state)
@@ -209,6 +240,8 @@ class Sender:
             state, record, self.outbox, awaited=self._waiters.waiting_for(state)
         )
         self._waiters.resolve(state, record)
+        if not self.outbox:
+            self._drained()
         if (gap := self._times.accepted(dt_util.utcnow())) and self.outbox:
             self._wait(gap)
 
@@ -302,5 +335,6 @@ class Sender:
         """Stop the timers and answer the waiters (at unload and shutdown)."""
         self._cancel_timer()
         self._cancel_recheck()
+        self._backlog.cancel()
         self.state = SenderState.PAUSED
         self._waiters.fail_all(SubmissionError("unloaded"))
