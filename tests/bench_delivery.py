@@ -8,8 +8,9 @@ integration, the HTTP client, the sandbox's latency fault) is inside them.
 - ``outage_and_drain``: DRAIN_RECORDS records queued during an outage (the
   newest of them is the current state), then every request answered after
   DRAIN_LATENCY. Returns the seconds until all of them are delivered
-  (``drain_2880_s_at_100ms``; the backlog's random 0-30 s delay left out) and the seconds from the first 2xx after the
-  outage to the newest state accepted (``current_state_after_outage_s``).
+  (``drain_2880_s_at_100ms``; the backlog's random 0-30 s delay left out)
+  and the seconds from the first 2xx after the outage to the newest state
+  accepted (``current_state_after_outage_s``).
 - ``retry_floor``: the shortest time between a 503 with ``Retry-After: 0``
   and the next attempt (``retry_floor_s``).
 """
