@@ -28,7 +28,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
-from flatpeak_sandbox import FlatpeakSandbox, RequestRecord
+from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import settle
 
@@ -78,22 +78,11 @@ async def wait_for(check: Callable[[], bool], step: float = 0.05) -> None:
         await asyncio.sleep(step)
 
 
-def answered_2xx(requests: list[RequestRecord], reference: str) -> float:
-    """Return when the PUT of ``reference`` was first accepted."""
-    return next(
-        r.answered_at
-        for r in requests
-        if r.endpoint == "state"
-        and 200 <= r.status < 300
-        and isinstance(r.body, dict)
-        and r.body.get("record_reference_id") == reference
-    )
-
-
 async def outage_and_drain(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, entry: MockConfigEntry
-) -> tuple[float, float]:
-    """Return (seconds to deliver the backlog, seconds to the current state).
+) -> tuple[float, float, int]:
+    """Return the seconds to deliver the backlog, to the current state, and
+    the current state's place among the records accepted after the outage.
 
     DRAIN_RECORDS are queued during an outage, the newest last (the state
     when the outage ends). The outage ends with every request answered after
@@ -128,7 +117,13 @@ async def outage_and_drain(
     await unload(hass, entry)
     after = sandbox.requests[first_request:]
     first_2xx = next(r.answered_at for r in after if 200 <= r.status < 300)
-    return elapsed, answered_2xx(after, newest) - first_2xx
+    puts = [r for r in after if r.endpoint == "state" and 200 <= r.status < 300]
+    place, put = next(
+        (place, r)
+        for place, r in enumerate(puts, 1)
+        if isinstance(r.body, dict) and r.body.get("record_reference_id") == newest
+    )
+    return elapsed, put.answered_at - first_2xx, place
 
 
 async def retry_floor(
