@@ -351,7 +351,7 @@ async def test_bench_outbox(hass: HomeAssistant) -> None:
     print()
     for name, value in figures.items():
         target = targets.get(name)
-        print(f"| {name:<32} | {value:>10} | {'<= ' + str(target) if target else ''}")
+        print(f"| {name:<42} | {value:>10} | {'<= ' + str(target) if target else ''}")
     print("BENCH-JSON " + json.dumps(figures))
     print("0.1.0 outbox, for comparison:", json.dumps(measure_old_outbox()))
     alternative = await hass.async_add_executor_job(
