@@ -30,7 +30,7 @@ from .schema import SchemaError, validate_device_state
 DEFAULT_ACCOUNT_ID = "acc_sandbox0000000000000000"
 DEFAULT_SECRET_KEY = "sk_test_sandbox_secret"
 DEFAULT_DEVICE_ID = "dev_sandbox0000000000000001"
-# Batteries of several makes for the demo ("one entry per battery").
+# Batteries of several makes for the demo (several devices of one account).
 DEMO_DEVICES: dict[str, dict[str, str]] = {
     "dev_demo1": {
         "manufacturer": "Sandbox Energy",

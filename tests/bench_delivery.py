@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import settle
+from .conftest import runtime_of, settle
 
 DRAIN_RECORDS = int(os.environ.get("BENCH_DRAIN_RECORDS", "2880"))
 DRAIN_LATENCY = float(os.environ.get("BENCH_DRAIN_LATENCY", "0.1"))
@@ -92,7 +92,7 @@ async def outage_and_drain(
     newest one accepted.
     """
     await setup(hass, entry)
-    runtime = entry.runtime_data
+    runtime = runtime_of(entry)
     sandbox.outage = True
     now = dt_util.utcnow()
     states = [record(index, now) for index in range(DRAIN_RECORDS)]
@@ -137,7 +137,7 @@ async def retry_floor(
     first_request = len(sandbox.requests)
     sandbox.fail_next(503, FLOOR_ANSWERS, endpoint="state", retry_after="0")
     state = record(DRAIN_RECORDS, dt_util.utcnow(), DRAIN_RECORDS + 1)
-    entry.runtime_data.sender.enqueue(state)
+    runtime_of(entry).sender.enqueue(state)
     reference = state.record_reference_id or ""
     await wait_for(lambda: reference in accepted(sandbox))
     await unload(hass, entry)

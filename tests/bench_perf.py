@@ -48,7 +48,7 @@ from .bench_delivery import (
 )
 from .bench_outbox import measure_outbox
 from .bench_report import Row, report
-from .conftest import POWER, forget_received, settle
+from .conftest import POWER, device_options, forget_received, runtime_of, settle
 from .entity_writes import WriteCounter, online_hour
 
 CHANGES = int(os.environ.get("BENCH_CHANGES", "20000"))
@@ -95,7 +95,7 @@ async def paired_round(
     The baselines: a no-op tracker of the mapped entities (the cheapest way
     to follow them) and a no-op listener of every event (``MATCH_ALL``).
     """
-    mapped = BatteryMapping.from_options(entry.options).entity_ids
+    mapped = BatteryMapping.from_options(device_options(entry)).entity_ids
 
     @callback
     def noop(event: Event[EventStateChangedData]) -> None:
@@ -110,7 +110,7 @@ async def paired_round(
     unsub()
 
     setup_s = await setup(hass, entry)
-    runtime = entry.runtime_data
+    runtime = runtime_of(entry)
     before = len(sandbox.requests_to("state"))
     storm_start = dt_util.utcnow()
     loaded_cpu = await storm(hass, POWER, round_)

@@ -40,6 +40,7 @@ from .conftest import (
     advance,
     drain,
     entity_id,
+    runtime_of,
     set_soc,
     settle,
     shown,
@@ -224,7 +225,7 @@ async def test_backlog_back_to_back_with_entities_throttled(
     for value in range(40):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    queued = len(init_integration.runtime_data.outbox)
+    queued = len(runtime_of(init_integration).outbox)
     assert queued >= 40
     await shown(hass, freezer)
     assert state_of(hass, "queued_records") == str(queued)
@@ -377,7 +378,7 @@ async def test_the_current_state_first_then_the_backlog_then_the_current_again(
     for value in range(40):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    outbox = init_integration.runtime_data.outbox
+    outbox = runtime_of(init_integration).outbox
     queued = [state.to_json() for state in outbox]
     await sandbox.start()
     await advance(hass, freezer, 600)  # the backoff ends: Flatpeak answers
