@@ -27,6 +27,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import MATCH_ALL, __version__ as ha_version
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 import pytest
@@ -158,8 +159,9 @@ async def test_online_hour(
     accepted = len(sandbox.states())
     assert accepted >= 120  # a submission every 30 s, and heartbeats
     measured.figures["entity_writes_per_hour_online"] = counter.total
+    registry = er.async_get(hass)
     most = ", ".join(
-        f"{entity.split('.')[1].removeprefix('flatpeak_battery_')} {count}"
+        f"{getattr(registry.async_get(entity), 'translation_key', entity)} {count}"
         for entity, count in counter.writes.most_common(2)
     )
     note = f"{counter.total} ({most}; {accepted} accepted)"
