@@ -260,6 +260,35 @@ async def test_outage_over_http(
     assert len(sandbox.states()) == 1
 
 
+async def test_requests_record_when_they_were_answered(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """Each request records when it was answered, on the sandbox's clock (the
+    benchmark times deliveries and the waits between retries with it)."""
+    now = [100.0]
+    server = await make_sandbox(clock=lambda: now[0])
+    async with aiohttp.ClientSession(base_url=server.url) as http:
+        headers = await bearer(http, server)
+        now[0] = 105.0
+        server.fail_next(503, endpoint="state", retry_after="0")
+        assert (await put_state(http, headers, VALID))[0] == 503
+        now[0] = 107.5
+        server.outage = True
+        with pytest.raises(aiohttp.ClientError):
+            await put_state(http, headers, VALID)
+        server.outage = False
+        now[0] = 108.0
+        assert (await put_state(http, headers, VALID))[0] == 200
+    # The client tries a dropped connection again: one dropped answer or more.
+    answers = sorted({(r.endpoint, r.status, r.answered_at) for r in server.requests})
+    assert answers == [
+        ("state", -1, 107.5),
+        ("state", 200, 108.0),
+        ("state", 503, 105.0),
+        ("token", 200, 100.0),
+    ]
+
+
 async def test_latency_over_http(
     http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
 ) -> None:
