@@ -1,0 +1,187 @@
+"""Defects the independent review of issue 16 (the account and its devices) proved.
+
+Each test goes through Home Assistant's doors (the flow managers, the
+registries, services, time) against the sandbox.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_DEVICE_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flatpeak.const import DOMAIN, SUBENTRY_DEVICE
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
+
+from .conftest import (
+    BEHAVIOUR,
+    MAPPING,
+    SUBENTRY_ID,
+    account_data,
+    advance,
+    device_entry,
+    device_subentry_data,
+    set_soc,
+    settle,
+)
+
+pytestmark = pytest.mark.usefixtures("battery")
+
+SECOND = "dev_demo2"
+SECOND_SUBENTRY = "01JDEVICESUBENTRY0000000002"
+
+
+def two_devices(sandbox: FlatpeakSandbox) -> MockConfigEntry:
+    """Return an account entry with the default device and a second one."""
+    sandbox.add_device(SECOND, manufacturer="Acme Storage", model="Home 13.5")
+    return MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        title=f"Flatpeak {sandbox.account_id}",
+        unique_id=sandbox.account_id,
+        data=account_data(sandbox),
+        subentries_data=[
+            device_subentry_data(
+                DEFAULT_DEVICE_ID, {**MAPPING, **BEHAVIOUR}, subentry_id=SUBENTRY_ID
+            ),
+            device_subentry_data(
+                SECOND,
+                {**MAPPING, **BEHAVIOUR},
+                subentry_id=SECOND_SUBENTRY,
+                title="Acme Storage Home 13.5",
+            ),
+        ],
+    )
+
+
+async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass)
+
+
+def journal(hass: HomeAssistant, storage_id: str) -> Path:
+    return Path(hass.config.path(".storage", f"{DOMAIN}.{storage_id}.outbox.jsonl"))
+
+
+# --- "Add device" when the account's credentials or URL are refused ------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        pytest.param("credentials", "invalid_auth", id="credentials-refused"),
+        pytest.param("url", "wrong_api_url", id="not-flatpeaks-api"),
+    ],
+)
+async def test_add_device_says_why_when_the_account_is_refused(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    fault: str,
+    error: str,
+) -> None:
+    """The device form has one field: an error about the account's secret key
+    or API URL must show at the form's top ("base"), not on a field the form
+    does not have (the UI shows nothing then: the form just comes back)."""
+    sandbox.add_device(SECOND)
+    result = await hass.config_entries.subentries.async_init(
+        (init_integration.entry_id, SUBENTRY_DEVICE), context={"source": SOURCE_USER}
+    )
+    if fault == "credentials":
+        sandbox.set_reject_credentials(True)
+    else:
+        # A URL without a token endpoint (e.g. a proxy's page answering 404).
+        sandbox.fail_next(404, endpoint="token")
+    # A token may be cached: the lookup is refused, then the token request.
+    sandbox.fail_next(401, endpoint="device")
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: SECOND}
+    )
+    assert result["type"] is FlowResultType.FORM
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert set(result["errors"]) <= {*fields, "base"}, result["errors"]
+    assert result["errors"] == {"base": error}
+
+
+# --- a removed device's files ------------------------------------------------------
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_deleting_a_disabled_device_deletes_its_files(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A device disabled in Home Assistant does not run, but it has files (the
+    records it queued before, its last submission). Deleting it must delete
+    them, as for a device that runs: nothing else ever will."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    # Records of both devices queued during an outage, on disk.
+    await sandbox.stop()
+    set_soc(hass, 61)
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 6)  # past the outbox's flush delay
+    path = journal(hass, SECOND_SUBENTRY)
+    assert await hass.async_add_executor_job(path.exists)
+    assert f"{DOMAIN}.{SECOND_SUBENTRY}.last" in hass_storage
+    # The user disables the second device (its device page), which stops it.
+    registry = dr.async_get(hass)
+    registry.async_update_device(
+        device_entry(hass, entry, SECOND).id, disabled_by=dr.DeviceEntryDisabler.USER
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await settle(hass)
+    assert list(entry.runtime_data.devices) == [SUBENTRY_ID]
+    assert await hass.async_add_executor_job(path.exists)  # its records wait
+    # Then deletes it (its ⋮ on the account's page).
+    assert hass.config_entries.async_remove_subentry(entry, SECOND_SUBENTRY)
+    await settle(hass)
+    assert entry.state is ConfigEntryState.LOADED
+    assert not await hass.async_add_executor_job(path.exists)
+    assert f"{DOMAIN}.{SECOND_SUBENTRY}.last" not in hass_storage
+    assert await hass.async_add_executor_job(journal(hass, SUBENTRY_ID).exists)
+
+
+# --- disabling a device ------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_disabling_a_device_stops_its_submissions(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """README: "Disable a device (its device page → ⋮ → Disable) to stop its
+    submissions". Home Assistant removes a disabled device's entities but does
+    not reload the entry (it reloads only when entities are enabled again), so
+    the integration must stop the device itself."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    before = len(sandbox.states(SECOND))
+    registry = dr.async_get(hass)
+    registry.async_update_device(
+        device_entry(hass, entry, SECOND).id, disabled_by=dr.DeviceEntryDisabler.USER
+    )
+    await advance(hass, freezer, 1)
+    set_soc(hass, 62)
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 300)  # a heartbeat too
+    assert len(sandbox.states(SECOND)) == before, "the disabled device submitted"
+    assert list(entry.runtime_data.devices) == [SUBENTRY_ID]
+    # The other device runs on.
+    assert sandbox.states(DEFAULT_DEVICE_ID)[-1]["state_of_charge_percent"] == 62
+    # Enabled again, it runs again (Home Assistant reloads the entry after 30 s)
+    # and sends what it has.
+    registry.async_update_device(device_entry(hass, entry, SECOND).id, disabled_by=None)
+    await advance(hass, freezer, 31)
+    assert set(entry.runtime_data.devices) == {SUBENTRY_ID, SECOND_SUBENTRY}
+    assert len(sandbox.states(SECOND)) > before
