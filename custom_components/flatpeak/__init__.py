@@ -77,7 +77,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
             translation_key="insecure_api_url",
             translation_placeholders={"url": str(entry.data.get(CONF_API_URL))},
         ) from err
-    account = FlatpeakAccount(hass=hass, entry=entry, client=client)
+    account = FlatpeakAccount(
+        hass=hass, entry=entry, client=client, subentry_ids=frozenset(entry.subentries)
+    )
     subentries = device_subentries(account)
     found = await async_look_up_devices(
         client, [subentry.data[CONF_DEVICE_ID] for subentry in subentries]
@@ -111,11 +113,12 @@ async def _async_update_listener(
     """Reload after any change (credentials, a device added, changed or removed).
 
     A removed device's files and issues are deleted once the reload has
-    unloaded it (its outbox is flushed at unload).
+    unloaded it (its outbox is flushed at unload); a device that did not run
+    (disabled in Home Assistant) has files too.
     """
     removed = [
         subentry_id
-        for subentry_id in entry.runtime_data.devices
+        for subentry_id in entry.runtime_data.subentry_ids
         if subentry_id not in entry.subentries
     ]
     await hass.config_entries.async_reload(entry.entry_id)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class FlatpeakAccount:
     """The account entry at run time: the shared client, and a runtime per device.
 
-    ``devices`` is keyed by subentry ID. Refused credentials concern the whole
+    ``devices`` is keyed by subentry ID; ``subentry_ids`` are every device
+    subentry the entry had when it was set up, disabled ones included (the
+    files of one deleted meanwhile are to be deleted). Refused credentials concern the whole
     account: every device pauses, one re-authentication is asked for, and the
     credentials are tried again once an hour (a key revoked by mistake and
     restored) until they work or the user re-authenticates.
@@ -32,6 +34,7 @@ class FlatpeakAccount:
     entry: ConfigEntry[FlatpeakAccount]
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
+    subentry_ids: frozenset[str] = frozenset()
     credentials_refused_verdict: Verdict | None = field(default=None, init=False)
     _recheck: Recheck | None = field(default=None, init=False)
 
