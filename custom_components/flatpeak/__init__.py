@@ -22,6 +22,7 @@ from .device_setup import (
     async_look_up_devices,
     async_remove_device_storage,
     async_setup_device,
+    async_stop_disabled_devices,
     device_subentries,
 )
 from .migration import ACCOUNT_VERSION, async_migrate_entries, async_migrate_group
@@ -99,6 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop)
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(async_stop_disabled_devices(account))
     for runtime in account.devices.values():
         apply_look_up(runtime, found[runtime.context.device_id][1])
     for runtime in account.devices.values():
