@@ -185,3 +185,41 @@ async def test_disabling_a_device_stops_its_submissions(
     await advance(hass, freezer, 31)
     assert set(entry.runtime_data.devices) == {SUBENTRY_ID, SECOND_SUBENTRY}
     assert len(sandbox.states(SECOND)) > before
+
+
+# --- a device's own check proves the account's credentials ----------------------
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_device_check_that_gets_a_token_resumes_the_whole_account(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """The first device is paused (Flatpeak did not know it) and checks itself
+    again after 1 min. Meanwhile the credentials are refused (the second device
+    pauses, one re-authentication is asked for) and restored. The first
+    device's check gets a token: the credentials work. It withdraws the
+    re-authentication request; the second device must then resume too, not
+    stay paused with "authentication failed" until the account's hourly check,
+    with nothing left asking the user for anything."""
+    entry = two_devices(sandbox)
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    await setup(hass, entry)
+    first = entry.runtime_data.devices[SUBENTRY_ID]
+    second = entry.runtime_data.devices[SECOND_SUBENTRY]
+    assert first.sender.paused_for == "device_not_found"
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 63)
+    await advance(hass, freezer, 31)
+    assert second.sender.paused_for == "auth_failed"
+    assert [
+        f["context"]["source"] for f in hass.config_entries.flow.async_progress()
+    ] == ["reauth"]
+    # The key works again, and the device is back at Flatpeak.
+    sandbox.set_reject_credentials(False)
+    sandbox.add_device(DEFAULT_DEVICE_ID)
+    await advance(hass, freezer, 30)  # the first device's check (1 min after)
+    assert first.sender.paused_for is None
+    assert hass.config_entries.flow.async_progress() == []  # the request withdrawn
+    await advance(hass, freezer, 31)
+    assert second.sender.paused_for is None, "still paused, and nothing asks the user"
+    assert 63 in [s["state_of_charge_percent"] for s in sandbox.states(SECOND)]
