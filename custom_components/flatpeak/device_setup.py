@@ -115,6 +115,7 @@ async def async_setup_device(
         account.entry,
         subentry,
         on_credentials_refused=account.credentials_refused,
+        on_credentials_work=account.credentials_work,
     )
     settings = Settings.from_options(context.options)
     status = StatusCoordinator(hass, context, device)
