@@ -12,6 +12,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -223,3 +224,36 @@ async def test_a_device_check_that_gets_a_token_resumes_the_whole_account(
     await advance(hass, freezer, 31)
     assert second.sender.paused_for is None, "still paused, and nothing asks the user"
     assert 63 in [s["state_of_charge_percent"] for s in sandbox.states(SECOND)]
+
+
+# --- what the action answers when its own attempt meets a pause ----------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        pytest.param("credentials", "submission_queued_auth_failed", id="auth"),
+        pytest.param("device", "submission_queued_device_not_found", id="device"),
+    ],
+)
+async def test_the_action_that_meets_a_pause_says_what_to_fix(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    fault: str,
+    key: str,
+) -> None:
+    """The action whose own attempt is refused (credentials, device) answers
+    like the next call does: queued until the user fixes it (re-authenticate,
+    the repair). It said "could not be submitted … It stays queued and is
+    retried", as for an outage, and the next call then said what to do."""
+    if fault == "credentials":
+        sandbox.set_reject_credentials(True)
+    else:
+        sandbox.remove_device(DEFAULT_DEVICE_ID)
+    for _ in range(2):  # the attempt that meets it, then one while paused
+        with pytest.raises(HomeAssistantError) as err:
+            await hass.services.async_call(
+                DOMAIN, "submit_device_state", {}, blocking=True
+            )
+        assert err.value.translation_key == key
