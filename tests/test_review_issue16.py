@@ -4,6 +4,7 @@ Each test goes through Home Assistant's doors (the flow managers, the
 registries, services, time) against the sandbox.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.flatpeak.const import DOMAIN, SUBENTRY_DEVICE
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
@@ -257,3 +263,35 @@ async def test_the_action_that_meets_a_pause_says_what_to_fix(
                 DOMAIN, "submit_device_state", {}, blocking=True
             )
         assert err.value.translation_key == key
+
+
+# --- diagnostics: what Flatpeak says of a device, redacted ----------------------
+
+
+async def test_diagnostics_redact_where_the_home_is(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The diagnostics hold the device object as Flatpeak sent it. Flatpeak's
+    device objects can carry the home's position (``geo_location`` in the
+    yotta version) and its account; users attach the download to public bug
+    reports: neither may be in it."""
+    sandbox.add_device(
+        DEFAULT_DEVICE_ID,
+        account_id=sandbox.account_id,
+        geo_location={"lat": 51.50722, "lng": -0.1275},
+        timezone="Europe/London",
+    )
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    assert "51.50722" not in text
+    assert "-0.1275" not in text
+    assert sandbox.account_id not in text
+    assert sandbox.secret_key not in text
+    device = await get_diagnostics_for_device(
+        hass, hass_client, entry, device_entry(hass, entry, DEFAULT_DEVICE_ID)
+    )
+    assert "51.50722" not in json.dumps(device)
