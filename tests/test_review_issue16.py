@@ -38,7 +38,7 @@ from .conftest import (
     settle,
 )
 
-pytestmark = pytest.mark.usefixtures("battery")
+pytestmark = pytest.mark.usefixtures("battery", "at_start")
 
 SECOND = "dev_demo2"
 SECOND_SUBENTRY = "01JDEVICESUBENTRY0000000002"
@@ -120,7 +120,6 @@ async def test_add_device_says_why_when_the_account_is_refused(
 # --- a removed device's files ------------------------------------------------------
 
 
-@pytest.mark.usefixtures("at_start")
 async def test_deleting_a_disabled_device_deletes_its_files(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -161,7 +160,6 @@ async def test_deleting_a_disabled_device_deletes_its_files(
 # --- disabling a device ------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("at_start")
 async def test_disabling_a_device_stops_its_submissions(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -197,7 +195,6 @@ async def test_disabling_a_device_stops_its_submissions(
 # --- a device's own check proves the account's credentials ----------------------
 
 
-@pytest.mark.usefixtures("at_start")
 async def test_a_device_check_that_gets_a_token_resumes_the_whole_account(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
 ) -> None:
