@@ -292,3 +292,52 @@ async def test_diagnostics_redact_where_the_home_is(
         hass, hass_client, entry, device_entry(hass, entry, DEFAULT_DEVICE_ID)
     )
     assert "51.50722" not in json.dumps(device)
+
+
+# --- two accounts of one account ID (production and a staging URL) --------------
+
+
+async def add_account(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, device_id: str
+) -> MockConfigEntry:
+    """Walk the first run (credentials, device, mapping) against ``sandbox``."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "account_id": sandbox.account_id,
+            "secret_key": sandbox.secret_key,
+            "advanced": {"api_url": sandbox.url},
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: device_id}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry: MockConfigEntry = result["result"]
+    return entry
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Both account entries are titled 'Flatpeak <account ID>': the "
+    "account's page, Add device's choice of account, the re-authentication "
+    "card and the 'already set up, in …' error cannot tell them apart. "
+    "Suggested: add the API URL's host to the title when it is not "
+    "Flatpeak's (and update it on reconfigure); touches the flow snapshot "
+    "and the e2e titles, so left to the lead.",
+)
+async def test_two_accounts_of_one_account_id_have_different_titles(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, make_sandbox: Any
+) -> None:
+    """The README supports the same account ID at another API URL (a staging
+    endpoint) as another account. The issue's point was that a user must tell
+    things apart: two entries of the same title cannot be."""
+    staging = await make_sandbox(account_id=sandbox.account_id, device_ids=(SECOND,))
+    production = await add_account(hass, sandbox, DEFAULT_DEVICE_ID)
+    other = await add_account(hass, staging, SECOND)
+    assert production.unique_id != other.unique_id
+    assert production.title != other.title
