@@ -23,7 +23,14 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.flatpeak.const import DOMAIN, SUBENTRY_DEVICE
+from custom_components.flatpeak.const import (
+    CONF_ACCOUNT_ID,
+    CONF_API_URL,
+    CONF_SECRET_KEY,
+    DOMAIN,
+    SUBENTRY_DEVICE,
+)
+from custom_components.flatpeak.schemas import SECTION_ADVANCED
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
@@ -307,9 +314,9 @@ async def add_account(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            "account_id": sandbox.account_id,
-            "secret_key": sandbox.secret_key,
-            "advanced": {"api_url": sandbox.url},
+            CONF_ACCOUNT_ID: sandbox.account_id,
+            CONF_SECRET_KEY: sandbox.secret_key,
+            SECTION_ADVANCED: {CONF_API_URL: sandbox.url},
         },
     )
     result = await hass.config_entries.flow.async_configure(
