@@ -134,6 +134,7 @@ async def test_two_devices_one_token_distinct_names(
     assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 9
 
 
+@pytest.mark.usefixtures("at_start")  # a heartbeat would add a record
 async def test_refused_credentials_pause_every_device_and_reauth_once(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -271,6 +272,7 @@ async def test_setup_with_refused_credentials_keeps_queuing(
     assert state_of(hass, "last_error") == "auth_failed"
 
 
+@pytest.mark.usefixtures("at_start")  # a heartbeat would add a record
 async def test_setup_with_a_garbled_answer_is_an_outage(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -311,6 +313,7 @@ async def test_last_submission_survives_reload_and_restart(
     assert status["last_body"]["state_of_charge_percent"] == 55
 
 
+@pytest.mark.usefixtures("at_start")  # a heartbeat would add a record
 async def test_setup_while_flatpeak_is_down(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
 ) -> None:

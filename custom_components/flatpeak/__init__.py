@@ -22,6 +22,7 @@ from .device_setup import (
     async_look_up_devices,
     async_remove_device_storage,
     async_setup_device,
+    async_stop_disabled_devices,
     device_subentries,
 )
 from .migration import ACCOUNT_VERSION, async_migrate_entries, async_migrate_group
@@ -77,7 +78,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
             translation_key="insecure_api_url",
             translation_placeholders={"url": str(entry.data.get(CONF_API_URL))},
         ) from err
-    account = FlatpeakAccount(hass=hass, entry=entry, client=client)
+    account = FlatpeakAccount(
+        hass=hass, entry=entry, client=client, subentry_ids=frozenset(entry.subentries)
+    )
     subentries = device_subentries(account)
     found = await async_look_up_devices(
         client, [subentry.data[CONF_DEVICE_ID] for subentry in subentries]
@@ -97,6 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop)
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(async_stop_disabled_devices(account))
     for runtime in account.devices.values():
         apply_look_up(runtime, found[runtime.context.device_id][1])
     for runtime in account.devices.values():
@@ -111,11 +115,12 @@ async def _async_update_listener(
     """Reload after any change (credentials, a device added, changed or removed).
 
     A removed device's files and issues are deleted once the reload has
-    unloaded it (its outbox is flushed at unload).
+    unloaded it (its outbox is flushed at unload); a device that did not run
+    (disabled in Home Assistant) has files too.
     """
     removed = [
         subentry_id
-        for subentry_id in entry.runtime_data.devices
+        for subentry_id in entry.runtime_data.subentry_ids
         if subentry_id not in entry.subentries
     ]
     await hass.config_entries.async_reload(entry.entry_id)

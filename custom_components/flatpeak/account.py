@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class FlatpeakAccount:
     """The account entry at run time: the shared client, and a runtime per device.
 
-    ``devices`` is keyed by subentry ID. Refused credentials concern the whole
+    ``devices`` is keyed by subentry ID; ``subentry_ids`` are every device
+    subentry the entry had when it was set up, disabled ones included (the
+    files of one deleted meanwhile are to be deleted). Refused credentials concern the whole
     account: every device pauses, one re-authentication is asked for, and the
     credentials are tried again once an hour (a key revoked by mistake and
     restored) until they work or the user re-authenticates.
@@ -32,6 +34,7 @@ class FlatpeakAccount:
     entry: ConfigEntry[FlatpeakAccount]
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
+    subentry_ids: frozenset[str] = frozenset()
     credentials_refused_verdict: Verdict | None = field(default=None, init=False)
     _recheck: Recheck | None = field(default=None, init=False)
 
@@ -57,17 +60,24 @@ class FlatpeakAccount:
             self.entry,
             CREDENTIALS_PLAN,
             self.client.authenticate,
-            self._credentials_work,
+            self.credentials_work,
             self._still_refused,
         )
         self._recheck.start()
 
     @callback
-    def _credentials_work(self) -> None:
-        """A token was issued again: withdraw the request, resume every device."""
-        LOGGER.info("[%s] Flatpeak accepts the credentials again", self.entry.title)
-        self._recheck = None
-        self.credentials_refused_verdict = None
+    def credentials_work(self) -> None:
+        """Withdraw the request and resume every device paused for the credentials.
+
+        A token was issued: by the account's hourly check, or by a device's
+        own check (its lookup needs one too).
+        """
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        if self.credentials_refused_verdict is not None:
+            LOGGER.info("[%s] Flatpeak accepts the credentials again", self.entry.title)
+            self.credentials_refused_verdict = None
         async_abort_reauth(self.hass, self.entry)
         for device in self.devices.values():
             if device.sender.paused_for is ErrorCode.AUTH_FAILED:

@@ -55,8 +55,9 @@ class DeviceContext:
         subentry: ConfigSubentry,
         *,
         on_credentials_refused: Callable[[Verdict], None],
+        on_credentials_work: Callable[[], None],
     ) -> None:
-        """Run for ``subentry`` of ``entry``; report refused credentials upwards."""
+        """Run for ``subentry`` of ``entry``; report what the credentials do upwards."""
         self.hass = hass
         self.entry = entry
         # Home Assistant updates a subentry in place: this one stays current.
@@ -64,6 +65,7 @@ class DeviceContext:
         self.device_id: str = subentry.data[CONF_DEVICE_ID]
         self.log = DeviceLogger(LOGGER, subentry.title)
         self._on_credentials_refused = on_credentials_refused
+        self._on_credentials_work = on_credentials_work
 
     @property
     def subentry_id(self) -> str:
@@ -110,3 +112,8 @@ class DeviceContext:
     def credentials_refused(self, verdict: Verdict) -> None:
         """Flatpeak refused the account's credentials: the account decides."""
         self._on_credentials_refused(verdict)
+
+    @callback
+    def credentials_work(self) -> None:
+        """A check of the device got a token: the account decides what it resumes."""
+        self._on_credentials_work()

@@ -19,7 +19,7 @@ from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.data_entry_flow import FlowHandler
 
 from .api import Device
-from .flow_validation import entry_of_device, validate_device
+from .flow_validation import entry_of_device, form_errors, validate_device
 from .mapping_flow import BatteryMappingSteps
 from .mapping_forms import is_mapping_key
 from .schemas import (
@@ -53,6 +53,8 @@ async def device_form(
 
     A device some account entry has already, or one Flatpeak does not know
     with these credentials, is an error on the field: what was typed stays.
+    An error about the account (its secret key refused, its URL not
+    Flatpeak's) shows at the form's top: the form has no field for it.
     """
     errors: dict[str, str] = {}
     placeholders: dict[str, str] = {}
@@ -62,9 +64,10 @@ async def device_form(
             errors = {CONF_DEVICE_ID: "device_already_configured"}
             placeholders = {"account": owner.title}
         else:
-            device, errors = await validate_device(flow.hass, account, device_id)
+            device, found = await validate_device(flow.hass, account, device_id)
             if device is not None:
                 return device
+            errors = form_errors(found, DEVICE_ID_SCHEMA.schema)
     return flow.async_show_form(
         step_id=step_id,
         data_schema=flow.add_suggested_values_to_schema(

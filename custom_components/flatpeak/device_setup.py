@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .account import FlatpeakAccount
@@ -57,6 +57,32 @@ def device_subentries(account: FlatpeakAccount) -> list[ConfigSubentry]:
     ]
 
 
+@callback
+def async_stop_disabled_devices(account: FlatpeakAccount) -> CALLBACK_TYPE:
+    """Reload the account when a device of it that runs is disabled.
+
+    Home Assistant removes a disabled device's entities, but reloads the entry
+    only when entities are enabled again: without this, the device's engine
+    would go on submitting until the next start. Return the unsubscribe.
+    """
+
+    @callback
+    def _disabled_by_changed(data: dr.EventDeviceRegistryUpdatedData) -> bool:
+        return data["action"] == "update" and "disabled_by" in data["changes"]
+
+    @callback
+    def _reload_if_stopped(_event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        wanted = {subentry.subentry_id for subentry in device_subentries(account)}
+        if set(account.devices) - wanted:
+            account.hass.config_entries.async_schedule_reload(account.entry.entry_id)
+
+    return account.hass.bus.async_listen(
+        dr.EVENT_DEVICE_REGISTRY_UPDATED,
+        _reload_if_stopped,
+        event_filter=_disabled_by_changed,
+    )
+
+
 async def async_look_up_devices(
     client: FlatpeakClient, device_ids: list[str]
 ) -> dict[str, LookUp]:
@@ -89,6 +115,7 @@ async def async_setup_device(
         account.entry,
         subentry,
         on_credentials_refused=account.credentials_refused,
+        on_credentials_work=account.credentials_work,
     )
     settings = Settings.from_options(context.options)
     status = StatusCoordinator(hass, context, device)

@@ -15,7 +15,20 @@ from .mapping import BatteryMapping
 from .registry_compat import belongs_to
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
-TO_REDACT = {CONF_ACCOUNT_ID, CONF_SECRET_KEY, "token", "bearer_token"}
+# Secrets; and where the home is, which Flatpeak's device objects may carry
+# (``geo_location`` in its yotta version): the download goes to bug reports.
+TO_REDACT = {
+    CONF_ACCOUNT_ID,
+    CONF_SECRET_KEY,
+    "token",
+    "bearer_token",
+    "geo_location",
+    "postal_address",
+    "lat",
+    "lng",
+    "latitude",
+    "longitude",
+}
 
 
 def mapped_entity_states(

@@ -140,12 +140,13 @@ def async_ask_user(
 def async_clear_pause(hass: HomeAssistant, context: DeviceContext) -> None:
     """Undo what a device's pause asked of the user, now that a check passed.
 
-    Every check needs a token: the credentials work, a re-authentication is
-    moot. The device issue goes too (if the pause changed from an unknown
+    Every check needs a token: the credentials work, for every device of the
+    account (``FlatpeakAccount.credentials_work``: a re-authentication is
+    moot). The device issue goes too (if the pause changed from an unknown
     device to another problem, the next ``PUT`` raises it again at once).
     """
     async_delete_device_issue(hass, context.storage_id)
-    async_abort_reauth(hass, context.entry)
+    context.credentials_work()
 
 
 @callback

@@ -290,14 +290,19 @@ class Sender:
         self._failure(verdict)
 
     def _failure(self, verdict: Verdict) -> None:
-        """Publish a failure that keeps the record, and fail the waiters."""
+        """Publish a failure that keeps the record, and fail the waiters.
+
+        A pause tells them what the user has to fix, as it tells later calls.
+        """
         self.status.show_failure(
             verdict,
             self.outbox,
             consecutive_failures=self.status.current.consecutive_failures + 1,
         )
         self._waiters.fail_all(
-            SubmissionError("submission_failed", message=describe(verdict))
+            queued_error(verdict.code, None)
+            if verdict.action is Action.PAUSE
+            else SubmissionError("submission_failed", message=describe(verdict))
         )
 
     def _log_retry(self, verdict: Verdict, err: Exception, delay: float) -> None:
