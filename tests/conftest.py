@@ -236,6 +236,22 @@ def device_entry(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) ->
     return device
 
 
+def battery_devices(hass: HomeAssistant, entry: MockConfigEntry) -> list[Any]:
+    """Return the Home Assistant devices of ``entry``'s Flatpeak devices.
+
+    Not the location devices of its price sensors (services, see test_reads).
+    """
+    from homeassistant.helpers import device_registry as dr
+
+    return [
+        device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+        if device.entry_type is None
+    ]
+
+
 def set_device_options(
     hass: HomeAssistant, entry: MockConfigEntry, options: Mapping[str, Any]
 ) -> None:
