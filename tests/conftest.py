@@ -190,7 +190,17 @@ def account_data(sandbox: FlatpeakSandbox) -> dict[str, Any]:
 
 
 @pytest.fixture
-def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfigEntry:
+def account_options() -> dict[str, Any]:
+    """Return the account entry's options (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
+def config_entry(
+    sandbox: FlatpeakSandbox,
+    options: dict[str, Any],
+    account_options: dict[str, Any],
+) -> MockConfigEntry:
     """Return a Flatpeak account entry on the sandbox, with one device."""
     data = account_data(sandbox)
     return MockConfigEntry(
@@ -199,6 +209,7 @@ def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfi
         title=f"Flatpeak {sandbox.account_id}",
         unique_id=account_unique_id(data),
         data=data,
+        options=account_options,
         subentries_data=[
             device_subentry_data(DEFAULT_DEVICE_ID, options, subentry_id=SUBENTRY_ID)
         ],
