@@ -16,8 +16,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import VppParticipation
 from .coordinator import VppCoordinator
+from .dynamic_entities import async_follow_participation, entity_adder
 from .entity import FlatpeakEntity, FlatpeakReadEntity, battery_device_info
-from .read_sensors import async_follow_participation, entity_adder
 from .runtime import FlatpeakConfigEntry
 
 PARALLEL_UPDATES = 0

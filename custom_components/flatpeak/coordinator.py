@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-import logging
-from typing import TYPE_CHECKING, Any, cast, override
+from typing import TYPE_CHECKING, override
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -32,45 +30,23 @@ from .api import (
     TariffDirection,
     VppParticipation,
 )
-from .const import (
-    DOMAIN,
-    LOGGER,
-    PRICE_READ_INTERVAL,
-    STATE_READ_INTERVAL,
-    VPP_READ_INTERVAL,
-)
+from .const import DOMAIN, PRICE_READ_INTERVAL, STATE_READ_INTERVAL, VPP_READ_INTERVAL
+from .device import READ_LOGGER
 from .errors import classify, describe
 from .issues import async_update_tariff_issue, async_update_telemetry_issue
 from .read_policy import (
     accepted_time,
     current_participation,
     lags,
-    next_boundary,
     price_interval,
     price_window,
     retry_interval,
 )
+from .slot_timer import SlotTimer
 
 if TYPE_CHECKING:
     from .account import FlatpeakAccount
     from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
-
-
-class _ReadLogger(logging.LoggerAdapter[logging.Logger]):
-    """The integration's logger, with the coordinator's failure lines at info.
-
-    Home Assistant's coordinator logs a failed update (once, until it
-    recovers) at error level. A read failing is not a delivery failing:
-    delivery says an outage once, as a warning; the reads say theirs at info
-    (the "log when unavailable" rule), and their entities go unavailable.
-    """
-
-    @override
-    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self.info(msg, *args, **kwargs)
-
-
-READ_LOGGER = cast("logging.Logger", _ReadLogger(LOGGER))
 
 
 class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
@@ -292,7 +268,8 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
         self.location_id = location_id
         self.direction = direction
         self._unavailable_count = 0
-        self._boundary: CALLBACK_TYPE | None = None
+        # A slot started or ended: the entities show the price valid now.
+        self._slots = SlotTimer(hass, self.async_update_listeners)
 
     @property
     def series(self) -> PriceSeries | None:
@@ -330,33 +307,12 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     @callback
     @override
     def _async_refresh_finished(self) -> None:
-        """Arm the timer of the next slot boundary after every read."""
-        self._arm_boundary()
-
-    @callback
-    def _arm_boundary(self) -> None:
-        self._cancel_boundary()
-        if self.series is None or self._shutdown_requested:
-            return
-        if (moment := next_boundary(self.series, dt_util.utcnow())) is not None:
-            self._boundary = async_track_point_in_utc_time(
-                self.hass, self._at_boundary, moment
-            )
-
-    @callback
-    def _at_boundary(self, _now: datetime) -> None:
-        """A slot started or ended: the entities show the price valid now."""
-        self._boundary = None
-        self._arm_boundary()
-        self.async_update_listeners()
-
-    def _cancel_boundary(self) -> None:
-        if self._boundary is not None:
-            self._boundary()
-            self._boundary = None
+        """Follow the slots of what is known after every read."""
+        if not self._shutdown_requested:
+            self._slots.arm(self.series)
 
     @override
     async def async_shutdown(self) -> None:
         """Stop the boundary timer and the reads."""
-        self._cancel_boundary()
+        self._slots.cancel()
         await super().async_shutdown()

@@ -4,14 +4,15 @@ Added by the sensor platform when the account reads from Flatpeak: "State at
 Flatpeak" with each device; "VPP participation" (and the binary sensors) once
 the device has a participation, removed when it has none any more; "Import
 price" and "Export price" on a location's device once the location's currency
-is known (the unit must not change after the first state).
+is known (the unit must not change after the first state); see
+``dynamic_entities.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -20,10 +21,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .api import KNOWN_VPP_STATES, PriceSlot, TariffDirection
@@ -31,10 +29,6 @@ from .const import LAST_SUBMISSION_STEP
 from .coordinator import DeviceStateCoordinator, PriceCoordinator, VppCoordinator
 from .entity import FlatpeakReadEntity, battery_device_info, location_device_info
 from .read_policy import coming_slots
-
-if TYPE_CHECKING:
-    from .readback import LocationReads
-    from .runtime import FlatpeakConfigEntry
 
 # The VPP participation sensor's states: Flatpeak's documented ones, and
 # "other" for one it adds later (shown as-is in the attribute flatpeak_state).
@@ -238,79 +232,3 @@ class PriceSensor(FlatpeakReadEntity[PriceCoordinator], SensorEntity):
                 for coming in coming_slots(data.series, now)
             ],
         }
-
-
-@callback
-def async_follow_participation(
-    hass: HomeAssistant,
-    entry: FlatpeakConfigEntry,
-    coordinator: VppCoordinator,
-    make: Callable[[VppCoordinator], Iterable[Entity]],
-    add: Callable[[list[Entity]], None],
-) -> None:
-    """Add ``make``'s entities while the device has a participation.
-
-    They are removed (from the entity registry too) when it has none any more.
-
-    A failed read keeps them (unavailable): only an answer without a
-    participation removes them.
-    """
-    added: list[Entity] = []
-
-    @callback
-    def check() -> None:
-        if coordinator.data is None:
-            return
-        if coordinator.participation is not None and not added:
-            added.extend(make(coordinator))
-            add(list(added))
-        elif coordinator.participation is None and added:
-            registry = er.async_get(hass)
-            for entity in added:
-                if entity.registry_entry is not None:
-                    registry.async_remove(entity.entity_id)
-            added.clear()
-
-    check()
-    entry.async_on_unload(coordinator.async_add_listener(check))
-
-
-@callback
-def async_follow_location(
-    entry: FlatpeakConfigEntry,
-    reads: LocationReads,
-    add: Callable[[list[Entity]], None],
-) -> None:
-    """Add a location's price sensors once its currency is known."""
-    added = False
-
-    @callback
-    def check() -> None:
-        nonlocal added
-        if added or (currency := reads.currency) is None:
-            return
-        added = True
-        location = reads.location.data
-        reference = location.reference_id if location is not None else None
-        add(
-            [
-                PriceSensor(prices, currency, reference)
-                for prices in reads.prices.values()
-            ]
-        )
-
-    check()
-    for coordinator in reads.coordinators:
-        entry.async_on_unload(coordinator.async_add_listener(check))
-
-
-def entity_adder(
-    async_add_entities: AddConfigEntryEntitiesCallback, subentry_id: str | None
-) -> Callable[[list[Entity]], None]:
-    """Return a callback adding entities to ``subentry_id`` (None: the account)."""
-
-    @callback
-    def add(entities: list[Entity]) -> None:
-        async_add_entities(entities, config_subentry_id=subentry_id)
-
-    return add

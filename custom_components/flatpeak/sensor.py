@@ -22,14 +22,13 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import ErrorCode, SubmissionStatus
-from .entity import FlatpeakEntity
-from .read_sensors import (
-    StateAtFlatpeakSensor,
-    VppParticipationSensor,
+from .dynamic_entities import (
     async_follow_location,
     async_follow_participation,
     entity_adder,
 )
+from .entity import FlatpeakEntity
+from .read_sensors import StateAtFlatpeakSensor, VppParticipationSensor
 from .readback import LocationReads, location_signal
 from .runtime import FlatpeakConfigEntry
 from .status import FlatpeakStatus
