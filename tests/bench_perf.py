@@ -22,6 +22,7 @@ import time
 from typing import Any
 from unittest.mock import patch
 
+from freezegun import freeze_time
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
@@ -35,7 +36,8 @@ from custom_components.flatpeak.mapping import BatteryMapping
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .bench_outbox import measure_outbox
-from .conftest import POWER, device_options, runtime_of, settle
+from .conftest import POWER, START, device_options, runtime_of, settle
+from .read_budget import read_requests_per_hour_per_device
 
 # Issue 9's targets for the outbox figures (the others are diagnostic).
 OUTBOX_TARGETS = {
@@ -161,6 +163,19 @@ async def drain(
     return elapsed
 
 
+async def read_budget(hass: HomeAssistant, sandbox: FlatpeakSandbox) -> dict[str, Any]:
+    """Return ``read_requests_per_hour_per_device`` (issue 17: <= 12).
+
+    Every read at the defaults over a simulated day (the frozen clock), for
+    one device alone at its location: the most a device costs.
+    """
+    with freeze_time(START) as frozen:
+        per_hour = await read_requests_per_hour_per_device(
+            hass, frozen, sandbox, ["dev_demo3"]
+        )
+    return {"read_requests_per_hour_per_device": round(per_hour, 2)}
+
+
 async def test_bench(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -179,6 +194,7 @@ async def test_bench(
     ]
     drain_s = await drain(hass, sandbox, config_entry)
     outbox = await measure_outbox(hass)
+    reads = await read_budget(hass, sandbox)
 
     def median(key: str) -> float:
         return float(statistics.median(r[key] for r in rounds))
@@ -191,6 +207,7 @@ async def test_bench(
         "setup_ms": round(min(r["setup_ms"] for r in rounds), 1),
         "drain_2880_s_at_100ms": round(drain_s * 2880 / DRAIN_RECORDS, 1),
         **outbox,
+        **reads,
     }
     rows = [
         (
@@ -226,6 +243,11 @@ async def test_bench(
         *(
             (key, str(value), OUTBOX_TARGETS.get(key, ""))
             for key, value in outbox.items()
+        ),
+        (
+            "read_requests_per_hour_per_device (a day)",
+            str(reads["read_requests_per_hour_per_device"]),
+            "<= 12",
         ),
     ]
     print(f"\nFlatpeak benchmark, {datetime.now(UTC):%Y-%m-%d}")

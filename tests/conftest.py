@@ -216,6 +216,45 @@ def config_entry(
     )
 
 
+def account_with(sandbox: FlatpeakSandbox, *device_ids: str) -> MockConfigEntry:
+    """Return an account entry with a device subentry for each of ``device_ids``.
+
+    Each is added to the sandbox (the demo devices with their makes and
+    locations: dev_demo1 and dev_demo2 share one home) and mapped to the
+    simulated battery.
+    """
+    from flatpeak_sandbox.server import DEMO_DEVICES
+
+    for device_id in device_ids:
+        if device_id not in sandbox.devices:
+            sandbox.add_device(device_id, **DEMO_DEVICES.get(device_id, {}))
+    data = account_data(sandbox)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        title="Flatpeak",
+        unique_id=account_unique_id(data),
+        data=data,
+        subentries_data=[
+            device_subentry_data(
+                device_id,
+                {**MAPPING, **BEHAVIOUR},
+                subentry_id=f"01JDEVICESUBENTRY00000000{index:02d}",
+                title=" ".join(
+                    filter(
+                        None,
+                        (
+                            sandbox.devices[device_id].get("manufacturer"),
+                            sandbox.devices[device_id].get("model"),
+                        ),
+                    )
+                ),
+            )
+            for index, device_id in enumerate(device_ids, 1)
+        ],
+    )
+
+
 def the_subentry(entry: MockConfigEntry) -> ConfigSubentry:
     """Return the entry's only device subentry."""
     [subentry] = entry.subentries.values()

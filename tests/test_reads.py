@@ -32,15 +32,11 @@ from custom_components.flatpeak.issues import tariff_issue_id, telemetry_issue_i
 from custom_components.flatpeak.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import rate
-from flatpeak_sandbox.server import DEMO_DEVICES
 
 from .conftest import (
-    BEHAVIOUR,
-    MAPPING,
     SUBENTRY_ID,
-    account_data,
+    account_with,
     advance,
-    device_subentry_data,
     forget_received,
     runtime_of,
     set_soc,
@@ -628,8 +624,6 @@ async def test_devices_at_one_location_share_one_set_of_prices(
     freezer: FrozenDateTimeFactory,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    for device_id in ("dev_demo1", "dev_demo2"):
-        sandbox.add_device(device_id, **DEMO_DEVICES[device_id])
     entry = account_with(sandbox, "dev_demo1", "dev_demo2")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -679,29 +673,3 @@ async def test_a_device_whose_lookup_failed_finds_its_location_later(
     assert len(sandbox.states()) == 1  # delivery did not wait
     await minutes(hass, freezer, 15)
     assert float(price(hass).state) == rate(dt_util.utcnow(), "IMPORT")
-
-
-def account_with(sandbox: FlatpeakSandbox, *device_ids: str) -> MockConfigEntry:
-    """Return an account entry with a device subentry for each of ``device_ids``."""
-    data = account_data(sandbox)
-    return MockConfigEntry(
-        domain=DOMAIN,
-        version=2,
-        title="Flatpeak",
-        unique_id=sandbox.account_id,
-        data=data,
-        subentries_data=[
-            device_subentry_data(
-                device_id,
-                {**MAPPING, **BEHAVIOUR},
-                subentry_id=f"01JDEVICESUBENTRY000000000{index}",
-                title=" ".join(
-                    (
-                        DEMO_DEVICES[device_id]["manufacturer"],
-                        DEMO_DEVICES[device_id]["model"],
-                    )
-                ),
-            )
-            for index, device_id in enumerate(device_ids, 1)
-        ],
-    )
