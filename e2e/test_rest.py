@@ -284,23 +284,28 @@ def test_state_at_flatpeak(stack: Stack) -> None:
     entity_id = eid(stack, "sensor", "state_at_flatpeak")
     wait_for(partial(has_value, stack, entity_id), what="a reading")
     answer = stack.api("GET", f"/api/states/{entity_id}")
-    shown = datetime.fromisoformat(answer["state"])
-    # It is a record we sent, with the power signed as Flatpeak's read defines
-    # it (positive = charging); we sent a magnitude and a direction.
+    attributes = answer["attributes"]
+    # It is a record we sent (its time to the second), with the power signed
+    # as Flatpeak's read defines it (positive = charging); we sent a magnitude
+    # and a direction.
     [sent] = [
         r["body"]
         for r in stack.sandbox.states(DEFAULT_DEVICE_ID)
-        if datetime.fromisoformat(r["body"]["time"]) == shown
-    ][-1:]
+        if r["body"]["record_reference_id"] == attributes["record_reference_id"]
+    ]
+    assert datetime.fromisoformat(answer["state"]) == datetime.fromisoformat(
+        sent["time"]
+    ).replace(microsecond=0)
     sign = -1 if sent.get("energy_flow_direction") == "EXPORT" else 1
-    assert answer["attributes"]["battery_power_kw"] == sign * sent["battery_power_kw"]
-    assert (
-        answer["attributes"]["state_of_charge_percent"]
-        == sent["state_of_charge_percent"]
-    )
+    assert attributes["battery_power_kw"] == sign * sent["battery_power_kw"]
+    assert attributes["state_of_charge_percent"] == sent["state_of_charge_percent"]
 
 
 def test_vpp_entities_follow_the_sandbox_controls(stack: Stack) -> None:
+    # The battery's states (the restart above dropped those set over REST).
+    set_battery(stack, 56)
+    status = eid(stack, "sensor", "submission_status")
+    wait_for(lambda: state(stack, status) == "ok", what="deliveries")
     # No participation: no VPP entities (a reload reads at once).
     stack.sandbox.control(participation="none")
     reload_account(stack)
@@ -339,6 +344,6 @@ def test_vpp_entities_follow_the_sandbox_controls(stack: Stack) -> None:
         issue["translation_key"] for issue in issues if issue["domain"] == "flatpeak"
     }
     # Delivery did not notice any of it.
-    assert state(stack, eid(stack, "sensor", "submission_status")) == "ok"
+    assert state(stack, status) == "ok"
     stack.sandbox.control(telemetry_active=True)
     stack.sandbox.control(participation="active")

@@ -62,7 +62,8 @@ def test_manifest() -> None:
     assert manifest["domain"] == "flatpeak"
     assert manifest["name"] == "Flatpeak"
     assert manifest["config_flow"] is True
-    assert manifest["iot_class"] == "cloud_push"
+    # States are pushed to Flatpeak; what Home Assistant shows of Flatpeak is polled.
+    assert manifest["iot_class"] == "cloud_polling"
     assert manifest["requirements"] == []
     # The Energy dashboard's batteries are read once it is set up.
     assert manifest["after_dependencies"] == ["energy"]

@@ -19,9 +19,14 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.flatpeak.const import (
     CONF_READ_FROM_FLATPEAK,
@@ -29,6 +34,7 @@ from custom_components.flatpeak.const import (
     SubmissionStatus,
 )
 from custom_components.flatpeak.issues import tariff_issue_id, telemetry_issue_id
+from custom_components.flatpeak.read_policy import accepted_time, lags
 from custom_components.flatpeak.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import rate
@@ -673,3 +679,77 @@ async def test_a_device_whose_lookup_failed_finds_its_location_later(
     assert len(sandbox.states()) == 1  # delivery did not wait
     await minutes(hass, freezer, 15)
     assert float(price(hass).state) == rate(dt_util.utcnow(), "IMPORT")
+
+
+@pytest.mark.parametrize("account_options", [{CONF_READ_FROM_FLATPEAK: False}])
+async def test_diagnostics_without_reads(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+) -> None:
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
+    assert diagnostics["account"]["read_from_flatpeak"] is False
+    assert diagnostics["account"]["options"] == {CONF_READ_FROM_FLATPEAK: False}
+    assert diagnostics["account"]["locations"] == {}
+    assert diagnostics["devices"][SUBENTRY_ID]["reads"] is None
+
+
+async def test_asking_for_a_price_now(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+) -> None:
+    """``homeassistant.update_entity`` reads the prices now (a user, an automation)."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": price(hass).entity_id},
+        blocking=True,
+    )
+    await settle(hass)
+    assert [r.body["tariff_direction"] for r in sandbox.requests_to("prices")] == [
+        "IMPORT"
+    ]
+
+
+def test_what_an_accepted_record_says() -> None:
+    """The last accepted record's time, from its body; a body without one says nothing."""
+    assert accepted_time({"time": "2026-11-28T10:00:10Z"}) == datetime.fromisoformat(
+        "2026-11-28T10:00:10+00:00"
+    )
+    assert accepted_time(None) is None
+    assert accepted_time({"time": "yesterday"}) is None
+    assert not lags(datetime.fromisoformat("2026-11-28T10:00:00+00:00"), None)
+
+
+async def test_a_location_no_device_is_at_goes_with_its_prices_and_issue(
+    hass: HomeAssistant,
+    battery: None,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    sandbox.reads.apply_control({"tariff": "not_connected", "direction": "EXPORT"})
+    entry = account_with(sandbox, DEFAULT_DEVICE_ID, "dev_demo3")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await shown(hass, freezer)
+    barn = tariff_issue_id(entry.entry_id, "loc_demo_barn", "EXPORT")
+    home = tariff_issue_id(entry.entry_id, LOCATION, "EXPORT")
+    assert issue_registry.async_get_issue(DOMAIN, barn)
+    assert issue_registry.async_get_issue(DOMAIN, home)
+    assert read_entity(hass, "loc_demo_barn_import_price")
+    [barn_device] = [
+        subentry_id
+        for subentry_id, subentry in entry.subentries.items()
+        if subentry.unique_id == "dev_demo3"
+    ]
+    assert hass.config_entries.async_remove_subentry(entry, barn_device)
+    await shown(hass, freezer)
+    assert read_entity(hass, "loc_demo_barn_import_price") is None
+    assert issue_registry.async_get_issue(DOMAIN, barn) is None
+    assert issue_registry.async_get_issue(DOMAIN, home)
+    assert read_entity(hass, f"{LOCATION}_import_price")

@@ -199,20 +199,30 @@ def async_update_tariff_issue(
         severity=ir.IssueSeverity.WARNING,
         translation_key=f"no_tariff_connected_{direction.lower()}",
         translation_placeholders={"location_id": location_id, "account": entry.title},
-        data={"entry_id": entry.entry_id},
+        data={"entry_id": entry.entry_id, "location_id": location_id},
     )
 
 
 @callback
-def async_delete_read_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Clear the read issues of an account (reads off, or the account removed)."""
+def async_delete_read_issues(
+    hass: HomeAssistant, entry_id: str, keep: set[str] | None = None
+) -> None:
+    """Clear the read issues of an account (reads off, or the account removed).
+
+    ``keep``: the locations still read; only the tariff issues of the others
+    go (a location no device of the account is at any more).
+    """
     registry = ir.async_get(hass)
     for (domain, issue_id), issue in list(registry.issues.items()):
-        if domain != DOMAIN or not issue.data:
+        if domain != DOMAIN or not issue.data or issue.data.get("entry_id") != entry_id:
             continue
-        if issue.data.get("entry_id") == entry_id and issue_id.startswith(
-            ("no_tariff_connected_", "telemetry_inactive_")
-        ):
+        if keep is not None:
+            if (
+                issue_id.startswith("no_tariff_connected_")
+                and issue.data.get("location_id") not in keep
+            ):
+                ir.async_delete_issue(hass, DOMAIN, issue_id)
+        elif issue_id.startswith(("no_tariff_connected_", "telemetry_inactive_")):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 

@@ -249,5 +249,4 @@ def async_remove_read_entities(
             devices.async_update_device(
                 device.id, remove_config_entry_id=entry.entry_id
             )
-    if keep is None:
-        async_delete_read_issues(hass, entry.entry_id)
+    async_delete_read_issues(hass, entry.entry_id, keep)
