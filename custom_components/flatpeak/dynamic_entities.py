@@ -64,7 +64,7 @@ def async_follow_location(
     reads: LocationReads,
     add: Callable[[list[Entity]], None],
 ) -> None:
-    """Add a location's price sensors once its currency is known."""
+    """Add a location's price sensors once its currency is known and prices asked."""
     added = False
 
     @callback
@@ -72,6 +72,11 @@ def async_follow_location(
         nonlocal added
         if added or (currency := reads.currency) is None:
             return
+        if any(
+            prices.data is None and prices.last_update_success
+            for prices in reads.prices.values()
+        ):
+            return  # not asked yet: no "unknown" first state in the history
         added = True
         location = reads.location.data
         reference = location.reference_id if location is not None else None
