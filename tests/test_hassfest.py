@@ -19,6 +19,7 @@ import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
+from custom_components.flatpeak.errors import OUTCOMES, PRICE_UNAVAILABLE_KEYS
 from custom_components.flatpeak.readings import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +165,10 @@ def test_exceptions_and_issues_translated() -> None:
     )
     used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py", "errors.py")
     used |= _keys(r'"(submission_queued_\w+)"', "errors.py")
-    used |= _keys(r'_error\(\s*"(\w+)"', "services.py")
+    used |= _keys(r'validation_error\(\s*"(\w+)"', "services.py", "best_window.py")
+    # A failed read: read_<its verdict's code>, or why Flatpeak has no price.
+    used |= {f"read_{outcome[2]}" for outcome in OUTCOMES}
+    used |= set(PRICE_UNAVAILABLE_KEYS.values())
     used |= _keys(r'failure_key = "(\w+)"', "coordinator.py")  # read failures
     # issues.py: translation_key=f"no_tariff_connected_{direction.lower()}"
     assert 'f"no_tariff_connected_{direction.lower()}"' in SOURCES["issues.py"]

@@ -81,6 +81,7 @@ LAST_SUBMISSION_STEP: Final = timedelta(hours=1)
 ACTION_TIMEOUT: Final = 60.0  # seconds
 
 SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
+SERVICE_FIND_BEST_WINDOW: Final = "find_best_window"
 
 # Account entry option: read what Flatpeak holds (its state of each device, the
 # VPP programme, the prices). Off: no read request at all.

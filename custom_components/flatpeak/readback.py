@@ -172,7 +172,7 @@ class AccountReads:
         device: Device | None = None
         if self.account.credentials_refused_verdict is None:
             try:
-                device = await self.account.client.get_device(runtime.context.device_id)
+                device = await runtime.async_flatpeak_device()
             except FlatpeakAuthenticationError as err:
                 self.account.credentials_refused(classify(err))
             except (FlatpeakError, ValueError) as err:

@@ -87,6 +87,16 @@ class FlatpeakRuntimeData:
         """Return the records waiting for delivery."""
         return self.sender.outbox
 
+    async def async_flatpeak_device(self) -> Device:
+        """Return the device as Flatpeak describes it (its locations).
+
+        Looked up at setup; if that failed, looked up again now (and kept).
+        Raises the client's ``FlatpeakError``.
+        """
+        if self.device is None:
+            self.device = await self.client.get_device(self.context.device_id)
+        return self.device
+
     async def async_submit_now(
         self, overrides: Mapping[str, Any] | None = None
     ) -> tuple[DeviceState, DeviceStateRecord]:

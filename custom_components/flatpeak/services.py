@@ -1,4 +1,7 @@
-"""The ``flatpeak.submit_device_state`` action."""
+"""The integration's actions: ``submit_device_state`` and ``find_best_window``.
+
+Both are for one loaded device, resolved in one place (``resolve_device``).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -25,7 +27,14 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .api import EnergyFlowDirection
-from .const import DOMAIN, SERVICE_SUBMIT_DEVICE_STATE, SUBENTRY_DEVICE
+from .best_window import FIND_BEST_WINDOW_SCHEMA, WindowRequest, async_find_best_window
+from .const import (
+    DOMAIN,
+    SERVICE_FIND_BEST_WINDOW,
+    SERVICE_SUBMIT_DEVICE_STATE,
+    SUBENTRY_DEVICE,
+)
+from .errors import validation_error
 from .registry_compat import belongs_to
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
@@ -68,14 +77,6 @@ SUBMIT_SCHEMA = vol.Schema(
 )
 
 
-def _error(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders or None,
-    )
-
-
 def _is_wanted(
     hass: HomeAssistant, wanted: str, entry_id: str, subentry: ConfigSubentry
 ) -> bool:
@@ -86,7 +87,7 @@ def _is_wanted(
     return device is not None and belongs_to(device, entry_id, subentry.subentry_id)
 
 
-def _device(hass: HomeAssistant, call: ServiceCall) -> FlatpeakRuntimeData:
+def resolve_device(hass: HomeAssistant, call: ServiceCall) -> FlatpeakRuntimeData:
     """Return the loaded device the call is for.
 
     Without ``config_entry_id`` every account counts; without ``device``
@@ -110,17 +111,17 @@ def _device(hass: HomeAssistant, call: ServiceCall) -> FlatpeakRuntimeData:
             if _is_wanted(hass, wanted, entry.entry_id, subentry)
         ]
         if not devices:
-            raise _error("device_unknown", device=wanted)
+            raise validation_error("device_unknown", device=wanted)
     elif not devices:
-        raise _error("no_config_entry")
+        raise validation_error("no_config_entry")
     elif len(devices) > 1:
-        raise _error("device_required")
+        raise validation_error("device_required")
     entry, subentry = devices[0]
     if entry.state is not ConfigEntryState.LOADED:
-        raise _error("config_entry_not_loaded", title=entry.title)
+        raise validation_error("config_entry_not_loaded", title=entry.title)
     typed: FlatpeakConfigEntry = entry
     if (runtime := typed.runtime_data.devices.get(subentry.subentry_id)) is None:
-        raise _error("device_disabled", title=subentry.title)
+        raise validation_error("device_disabled", title=subentry.title)
     return runtime
 
 
@@ -137,26 +138,17 @@ def _overrides(data: dict[str, Any], max_age: timedelta) -> dict[str, Any]:
         when = dt_util.as_utc(when)
         now = dt_util.utcnow()
         if when > now + MAX_CLOCK_SKEW:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="time_in_future",
-                translation_placeholders={"time": when.isoformat()},
-            )
+            raise validation_error("time_in_future", time=when.isoformat())
         if when < now - max_age:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="time_too_old",
-                translation_placeholders={
-                    "time": when.isoformat(),
-                    "hours": f"{max_age.total_seconds() / 3600:g}",
-                },
+            raise validation_error(
+                "time_too_old",
+                time=when.isoformat(),
+                hours=f"{max_age.total_seconds() / 3600:g}",
             )
         overrides["time"] = when
     power = overrides.get("battery_power_kw")
     if power and "energy_flow_direction" not in overrides:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="direction_required"
-        )
+        raise validation_error("direction_required")
     if power == 0:
         overrides["energy_flow_direction"] = None
     return overrides
@@ -167,7 +159,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
 
     async def submit_device_state(call: ServiceCall) -> ServiceResponse:
-        runtime = _device(hass, call)
+        runtime = resolve_device(hass, call)
         overrides = _overrides(dict(call.data), runtime.settings.outbox_max_age)
         state, record = await runtime.async_submit_now(overrides)
         if not call.return_response:
@@ -185,4 +177,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
         submit_device_state,
         schema=SUBMIT_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
+    )
+
+    async def find_best_window(call: ServiceCall) -> ServiceResponse:
+        request = WindowRequest.from_data(call.data, dt_util.utcnow())
+        return await async_find_best_window(resolve_device(hass, call), request)
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_FIND_BEST_WINDOW,
+        find_best_window,
+        schema=FIND_BEST_WINDOW_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
     )
