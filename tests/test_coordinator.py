@@ -216,6 +216,7 @@ async def test_required_value_missing_means_no_submission(
     assert state_of(hass, "submission_status") == SubmissionStatus.OK
 
 
+@pytest.mark.usefixtures("at_start")  # no heartbeat boundary during the drain
 async def test_unload_removes_listeners_and_timers(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
