@@ -141,6 +141,7 @@ def walk(page: Page, stack: Stack) -> None:
     )
     reconfigure(page, stack)
     repair_the_mapping(page, stack, device_id)
+    see_what_flatpeak_holds(page, stack, device_id)
 
 
 def add_the_account(page: Page, stack: Stack) -> None:
@@ -357,3 +358,34 @@ def repair_the_mapping(page: Page, stack: Stack, device_id: str) -> None:
         abs(body["target_state_of_charge_percent"] - body["state_of_charge_percent"])
         < 1
     )
+
+
+def see_what_flatpeak_holds(page: Page, stack: Stack, device_id: str) -> None:
+    """The device page shows what Flatpeak holds; its location's page the prices."""
+    prices = "sensor.flatpeak_home_sandbox0000000000000002_import_price"
+    wait_for(
+        lambda: state(stack, prices) not in (None, "unknown", "unavailable"),
+        what="the prices of the first device's location",
+    )
+    page.goto(f"{stack.hass.url}/config/devices/device/{device_id}")
+    expect(page.get_by_text(FIRST_TITLE).first).to_be_visible()
+    for name in (
+        "VPP participation",
+        "Telemetry active at Flatpeak",
+        "Dispatchable",
+        "State at Flatpeak",
+    ):
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    expect(page.get_by_text("Active", exact=True).first).to_be_visible()
+    shot(page, stack, "15-device-reads")
+    location = stack.api(
+        "POST", "/api/template", {"template": f"{{{{ device_id('{prices}') }}}}"}
+    )
+    page.goto(f"{stack.hass.url}/config/devices/device/{location}")
+    expect(
+        page.get_by_text("Flatpeak home-sandbox0000000000000002").first
+    ).to_be_visible()
+    for name in ("Import price", "Export price"):
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    expect(page.get_by_text("GBP/kWh").first).to_be_visible()
+    shot(page, stack, "16-location-prices")

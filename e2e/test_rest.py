@@ -4,12 +4,16 @@ The tests run in order and share one Home Assistant: add the entry, drive the
 battery, check the entities, call the action, then an outage across a restart.
 """
 
+from datetime import UTC, datetime, timedelta
+from functools import partial
+import time
 from typing import Any
 
 import pytest
 
-from devtools.homeassistant_process import HttpError
+from devtools.homeassistant_process import HttpError, websocket
 from flatpeak_sandbox import DEFAULT_DEVICE_ID
+from flatpeak_sandbox.prices import rate
 
 from .conftest import (
     Stack,
@@ -213,3 +217,133 @@ def test_outage_across_a_restart_loses_nothing(stack: Stack) -> None:
         lambda: state(stack, eid(stack, "sensor", "queued_records")) == "0",
         what="an empty outbox",
     )
+
+
+# --- What Flatpeak holds, read back -------------------------------------------
+
+LOCATION_PREFIX = "sensor.flatpeak_home_sandbox0000000000000001"
+
+
+def count_entities(stack: Stack, key: str) -> int:
+    """Return how many of the integration's entity IDs contain ``key``."""
+    answer = stack.api(
+        "POST",
+        "/api/template",
+        {
+            "template": "{{ integration_entities('flatpeak') | select('search', "
+            f"'{key}') | list | count }}}}"
+        },
+    )
+    return int(answer)
+
+
+def has_value(stack: Stack, entity_id: str) -> bool:
+    """Return whether an entity exists and has a value."""
+    return state(stack, entity_id) not in ("", "unknown", "unavailable")
+
+
+def update(stack: Stack, entity_id: str) -> None:
+    """Ask for an entity's data now, as a user or an automation can."""
+    stack.api(
+        "POST", "/api/services/homeassistant/update_entity", {"entity_id": entity_id}
+    )
+
+
+def reload_account(stack: Stack) -> None:
+    entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
+    [entry_id] = [e["entry_id"] for e in entries]
+    stack.api("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+
+
+def test_prices_show_the_unit_and_the_slot_valid_now(stack: Stack) -> None:
+    # The restart above came during an outage: its reads failed and are
+    # retried in 15 minutes. A reload reads at once.
+    reload_account(stack)
+    for direction in ("import", "export"):
+        entity_id = f"{LOCATION_PREFIX}_{direction}_price"
+        wait_for(partial(has_value, stack, entity_id), what=f"the {direction} price")
+        answer = stack.api("GET", f"/api/states/{entity_id}")
+        assert answer["attributes"]["unit_of_measurement"] == "GBP/kWh"
+        now = datetime.now(UTC)
+        # The sandbox's curve at this moment (a slot may have just begun).
+        assert float(answer["state"]) in {
+            rate(now, direction.upper()),
+            rate(now - timedelta(minutes=1), direction.upper()),
+        }
+        assert answer["attributes"]["forecast"] is False
+        start = datetime.fromisoformat(answer["attributes"]["slot_start"])
+        end = datetime.fromisoformat(answer["attributes"]["slot_end"])
+        assert start <= now < end + timedelta(minutes=1)
+        assert (
+            answer["attributes"]["slots"][0]["start"]
+            == answer["attributes"]["slot_start"]
+        )
+
+
+def test_state_at_flatpeak(stack: Stack) -> None:
+    entity_id = eid(stack, "sensor", "state_at_flatpeak")
+    wait_for(partial(has_value, stack, entity_id), what="a reading")
+    answer = stack.api("GET", f"/api/states/{entity_id}")
+    attributes = answer["attributes"]
+    # It is a record we sent (its time to the second), with the power signed
+    # as Flatpeak's read defines it (positive = charging); we sent a magnitude
+    # and a direction.
+    [sent] = [
+        r["body"]
+        for r in stack.sandbox.states(DEFAULT_DEVICE_ID)
+        if r["body"]["record_reference_id"] == attributes["record_reference_id"]
+    ]
+    assert datetime.fromisoformat(answer["state"]) == datetime.fromisoformat(
+        sent["time"]
+    ).replace(microsecond=0)
+    sign = -1 if sent.get("energy_flow_direction") == "EXPORT" else 1
+    assert attributes["battery_power_kw"] == sign * sent["battery_power_kw"]
+    assert attributes["state_of_charge_percent"] == sent["state_of_charge_percent"]
+
+
+def test_vpp_entities_follow_the_sandbox_controls(stack: Stack) -> None:
+    # The battery's states (the restart above dropped those set over REST).
+    set_battery(stack, 56)
+    status = eid(stack, "sensor", "submission_status")
+    wait_for(lambda: state(stack, status) == "ok", what="deliveries")
+    # No participation: no VPP entities (a reload reads at once).
+    stack.sandbox.control(participation="none")
+    reload_account(stack)
+    wait_for(
+        partial(has_value, stack, f"{LOCATION_PREFIX}_import_price"),
+        what="the account after its reload",
+    )
+    wait_for(lambda: count_entities(stack, "vpp_participation") == 0, what="none")
+    assert count_entities(stack, "dispatchable") == 0
+    # Enrolled: they appear, active and dispatchable.
+    stack.sandbox.control(participation="active")
+    reload_account(stack)
+    wait_for(lambda: count_entities(stack, "vpp_participation") == 1, what="active")
+    participation = eid(stack, "sensor", "vpp_participation")
+    wait_for(lambda: state(stack, participation) == "active", what="active state")
+    assert state(stack, eid(stack, "binary_sensor", "dispatchable")) == "on"
+    telemetry = eid(stack, "binary_sensor", "telemetry_active_at_flatpeak")
+    assert state(stack, telemetry) == "on"
+    # Suspended by the operator: not dispatchable, and why.
+    stack.sandbox.control(participation="suspended", reason="OPERATOR_REQUEST")
+    update(stack, participation)
+    wait_for(lambda: state(stack, participation) == "suspended", what="suspended")
+    answer = stack.api("GET", f"/api/states/{participation}")
+    assert answer["attributes"]["suspension_reasons"] == ["OPERATOR_REQUEST"]
+    assert answer["attributes"]["programme"] == "Sandbox Saving Sessions"
+    assert state(stack, eid(stack, "binary_sensor", "dispatchable")) == "off"
+    # Telemetry off while we deliver: the binary sensor, and a repair issue.
+    stack.sandbox.control(telemetry_active=False)
+    time.sleep(11)  # the refresh a user asks for is debounced (10 s)
+    update(stack, participation)
+    wait_for(lambda: state(stack, telemetry) == "off", what="telemetry off")
+    issues = websocket(
+        stack.hass.url, stack.owner.access_token, {"type": "repairs/list_issues"}
+    )["issues"]
+    assert "telemetry_inactive" in {
+        issue["translation_key"] for issue in issues if issue["domain"] == "flatpeak"
+    }
+    # Delivery did not notice any of it.
+    assert state(stack, status) == "ok"
+    stack.sandbox.control(telemetry_active=True)
+    stack.sandbox.control(participation="active")

@@ -51,6 +51,7 @@ from .bench_outbox import measure_outbox
 from .bench_report import Row, report
 from .conftest import POWER, device_options, forget_received, runtime_of, settle
 from .entity_writes import WriteCounter, online_hour
+from .read_budget import read_requests_per_hour_per_device
 
 CHANGES = int(os.environ.get("BENCH_CHANGES", "20000"))
 ROUNDS = max(8, int(os.environ.get("BENCH_ROUNDS", "8")))
@@ -169,6 +170,23 @@ async def test_online_hour(
     print(f"\nentity writes, online hour at defaults: {note}")
 
 
+@pytest.mark.usefixtures("at_start", "battery")
+async def test_read_budget(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    measured: Measured,
+) -> None:
+    """Every read at the defaults over a simulated day (issue 17: <= 12 an hour).
+
+    One device alone at its location: the most a device costs.
+    """
+    per_hour = await read_requests_per_hour_per_device(
+        hass, freezer, sandbox, ["dev_demo3"]
+    )
+    measured.figures["read_requests_per_hour_per_device"] = round(per_hour, 2)
+
+
 async def test_bench(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
@@ -269,6 +287,11 @@ async def test_bench(
             "entity_writes_per_hour_online",
         ),
         *((key, str(value), key) for key, value in outbox.items()),
+        (
+            "read requests per hour per device (a day)",
+            str(figures.get("read_requests_per_hour_per_device", "not measured")),
+            "read_requests_per_hour_per_device",
+        ),
     ]
     failed = report("Flatpeak benchmark", rows, figures)
     assert not failed, f"targets missed: {failed}"

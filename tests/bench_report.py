@@ -48,6 +48,7 @@ TARGETS = [
     Target("outbox_bytes_per_record", "<=", 2048),
     Target("outbox_stall_ms_100k", "<=", 10),
     Target("outbox_load_loop_ms_100k", "<=", 50),
+    Target("read_requests_per_hour_per_device", "<=", 12),
 ]
 BY_KEY = {target.key: target for target in TARGETS}
 

@@ -190,7 +190,17 @@ def account_data(sandbox: FlatpeakSandbox) -> dict[str, Any]:
 
 
 @pytest.fixture
-def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfigEntry:
+def account_options() -> dict[str, Any]:
+    """Return the account entry's options (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
+def config_entry(
+    sandbox: FlatpeakSandbox,
+    options: dict[str, Any],
+    account_options: dict[str, Any],
+) -> MockConfigEntry:
     """Return a Flatpeak account entry on the sandbox, with one device."""
     data = account_data(sandbox)
     return MockConfigEntry(
@@ -199,8 +209,48 @@ def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfi
         title=f"Flatpeak {sandbox.account_id}",
         unique_id=account_unique_id(data),
         data=data,
+        options=account_options,
         subentries_data=[
             device_subentry_data(DEFAULT_DEVICE_ID, options, subentry_id=SUBENTRY_ID)
+        ],
+    )
+
+
+def account_with(sandbox: FlatpeakSandbox, *device_ids: str) -> MockConfigEntry:
+    """Return an account entry with a device subentry for each of ``device_ids``.
+
+    Each is added to the sandbox (the demo devices with their makes and
+    locations: dev_demo1 and dev_demo2 share one home) and mapped to the
+    simulated battery.
+    """
+    from flatpeak_sandbox.server import DEMO_DEVICES
+
+    for device_id in device_ids:
+        if device_id not in sandbox.devices:
+            sandbox.add_device(device_id, **DEMO_DEVICES.get(device_id, {}))
+    data = account_data(sandbox)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        title="Flatpeak",
+        unique_id=account_unique_id(data),
+        data=data,
+        subentries_data=[
+            device_subentry_data(
+                device_id,
+                {**MAPPING, **BEHAVIOUR},
+                subentry_id=f"01JDEVICESUBENTRY00000000{index:02d}",
+                title=" ".join(
+                    filter(
+                        None,
+                        (
+                            sandbox.devices[device_id].get("manufacturer"),
+                            sandbox.devices[device_id].get("model"),
+                        ),
+                    )
+                ),
+            )
+            for index, device_id in enumerate(device_ids, 1)
         ],
     )
 
@@ -234,6 +284,22 @@ def device_entry(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) ->
         if (DOMAIN, device_id) in device.identifiers
     ]
     return device
+
+
+def battery_devices(hass: HomeAssistant, entry: MockConfigEntry) -> list[Any]:
+    """Return the Home Assistant devices of ``entry``'s Flatpeak devices.
+
+    Not the location devices of its price sensors (services, see test_reads).
+    """
+    from homeassistant.helpers import device_registry as dr
+
+    return [
+        device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+        if device.entry_type is None
+    ]
 
 
 def set_device_options(

@@ -25,11 +25,17 @@ from .conftest import SUBENTRY_ID, device_entry, settle
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 # Volatile: the sandbox's port and the id it gives a record.
+PRICES = "account.locations.loc_sandbox0000000000000001.prices"
 VOLATILE = paths(
     "account.api_url",
     "account.data.api_url",
     f"devices.{SUBENTRY_ID}.status.last_record.id",
     "device.status.last_record.id",
+    # The ids the sandbox gives its answers.
+    f"{PRICES}.IMPORT.last_answer.series.id",
+    f"{PRICES}.EXPORT.last_answer.series.id",
+    f"devices.{SUBENTRY_ID}.reads.state_at_flatpeak.last_answer.id",
+    "device.reads.state_at_flatpeak.last_answer.id",
 )
 
 
@@ -63,6 +69,15 @@ async def test_diagnostics(
     assert diagnostics["account"]["api_url"] == sandbox.url
     device = diagnostics["devices"][SUBENTRY_ID]
     assert device["status"]["last_record"]["id"].startswith("dsr_")
+    # The last answer of each read (the volatile ids aside).
+    reads = device["reads"]
+    assert reads["state_at_flatpeak"]["last_answer"]["id"].startswith("dsr_")
+    assert reads["state_at_flatpeak"]["last_answer"]["account_id"] == "**REDACTED**"
+    location = diagnostics["account"]["locations"]["loc_sandbox0000000000000001"]
+    assert location["location"]["last_answer"]["customer_id"] == "**REDACTED**"
+    for direction in ("IMPORT", "EXPORT"):
+        series = location["prices"][direction]["last_answer"]["series"]
+        assert series["id"].startswith("prs_")
     # The device page's download: the account and that device, the same.
     one = await get_diagnostics_for_device(
         hass,

@@ -63,7 +63,8 @@ def test_manifest() -> None:
     assert manifest["domain"] == "flatpeak"
     assert manifest["name"] == "Flatpeak"
     assert manifest["config_flow"] is True
-    assert manifest["iot_class"] == "cloud_push"
+    # States are pushed to Flatpeak; what Home Assistant shows of Flatpeak is polled.
+    assert manifest["iot_class"] == "cloud_polling"
     assert manifest["requirements"] == []
     # The Energy dashboard's batteries are read once it is set up.
     assert manifest["after_dependencies"] == ["energy"]
@@ -137,13 +138,23 @@ def test_entities_and_states_translated() -> None:
     assert set(states) == {status.value for status in SubmissionStatus}
     codes = STRINGS["entity"]["sensor"]["last_error"]["state"]
     assert set(codes) == {code.value for code in ErrorCode}
+    # The read sensors (read_sensors.py): their names and the VPP states.
+    from custom_components.flatpeak.read_sensors import PRICES, VPP_STATES
+
+    sensors = STRINGS["entity"]["sensor"]
+    for key in _keys(r'translation_key="(\w+)"', "read_sensors.py") | {
+        description.translation_key for description in PRICES.values()
+    }:
+        assert "name" in sensors[key], key
+    assert set(sensors["vpp_participation"]["state"]) == set(VPP_STATES)
 
 
 def test_exceptions_and_issues_translated() -> None:
     others = [
         name
         for name in SOURCES
-        if name not in ("sensor.py", "binary_sensor.py", "button.py")
+        # Entity descriptions (their translation keys are entities').
+        if name not in ("sensor.py", "binary_sensor.py", "button.py", "read_sensors.py")
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
     used |= _keys(
@@ -158,6 +169,10 @@ def test_exceptions_and_issues_translated() -> None:
     # A failed read: read_<its verdict's code>, or why Flatpeak has no price.
     used |= {f"read_{outcome[2]}" for outcome in OUTCOMES}
     used |= set(PRICE_UNAVAILABLE_KEYS.values())
+    used |= _keys(r'failure_key = "(\w+)"', "coordinator.py")  # read failures
+    # issues.py: translation_key=f"no_tariff_connected_{direction.lower()}"
+    assert 'f"no_tariff_connected_{direction.lower()}"' in SOURCES["issues.py"]
+    used |= {"no_tariff_connected_import", "no_tariff_connected_export"}
     used.discard("battery_power_sign")  # a selector, checked below
     assert used
     translated = set(STRINGS["exceptions"]) | set(STRINGS["issues"])

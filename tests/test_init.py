@@ -31,6 +31,7 @@ from .conftest import (
     SUBENTRY_ID,
     account_data,
     advance,
+    battery_devices,
     device_entry,
     device_subentry_data,
     runtime_of,
@@ -88,7 +89,7 @@ async def test_setup_and_device(
 ) -> None:
     await setup(hass, config_entry)
     assert config_entry.state is ConfigEntryState.LOADED
-    [device] = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+    [device] = battery_devices(hass, config_entry)
     assert device.identifiers == {(DOMAIN, DEFAULT_DEVICE_ID)}
     assert belongs_to(device, config_entry.entry_id, SUBENTRY_ID)
     assert device.manufacturer == "Flatpeak"
@@ -113,7 +114,7 @@ async def test_two_devices_one_token_distinct_names(
     assert len(sandbox.requests_to("token")) == 1
     assert len(sandbox.states(DEFAULT_DEVICE_ID)) == 1
     assert len(sandbox.states(SECOND)) == 1
-    devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    devices = battery_devices(hass, entry)
     assert {d.name for d in devices} == {DEVICE_TITLE, "Acme Storage Home 13.5"}
     by_subentry = {
         subentry: {
@@ -131,7 +132,8 @@ async def test_two_devices_one_token_distinct_names(
         "sensor.acme_storage_home_13_5_submission_status"
         in (by_subentry[SECOND_SUBENTRY])
     )
-    assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 9
+    # 9 of its own, 4 of what Flatpeak holds (state, VPP participation, flags).
+    assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 13
 
 
 @pytest.mark.usefixtures("at_start")  # a heartbeat would add a record
@@ -415,12 +417,19 @@ async def test_removing_a_device_deletes_its_storage_entities_and_issues(
     assert not issue_registry.async_get_issue(
         DOMAIN, f"device_not_found_{SECOND_SUBENTRY}"
     )
-    [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    [device] = battery_devices(hass, entry)
     assert device.identifiers == {(DOMAIN, DEFAULT_DEVICE_ID)}
+    # Its location's prices went with it (no other device is there); the
+    # other device's location stays (the account's, no subentry).
+    assert [
+        d.identifiers
+        for d in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        if d.entry_type is not None
+    ] == [{(DOMAIN, "loc_sandbox0000000000000001")}]
     assert {
         e.config_subentry_id
         for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
-    } == {SUBENTRY_ID}
+    } == {SUBENTRY_ID, None}
     assert hass.states.get("sensor.acme_storage_home_13_5_submission_status") is None
     assert state_of(hass, "submission_status") == "ok"
 

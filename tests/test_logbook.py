@@ -1,5 +1,7 @@
 """Home Assistant's own logbook and recorder, running, read over the websocket API."""
 
+from datetime import timedelta
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
@@ -75,3 +77,40 @@ async def test_the_logbook_shows_problems_not_routine_submissions(
             (entity_id(hass, "submission_status"), "error"),
         ]
     )
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_the_recorder_keeps_the_price_not_its_slots(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """The coming slots (up to a day of them) are an attribute the recorder leaves out."""
+    assert await async_setup_component(hass, "history", {})
+    await async_wait_recording_done(hass)
+    price = er.async_get(hass).async_get_entity_id(
+        "sensor", "flatpeak", "loc_sandbox0000000000000001_import_price"
+    )
+    assert price is not None
+    live = hass.states.get(price)
+    assert live is not None
+    assert live.attributes["slots"]
+    client = await hass_ws_client()
+    await client.send_json_auto_id(
+        {
+            "type": "history/history_during_period",
+            "start_time": (START - timedelta(hours=1)).isoformat(),
+            "entity_ids": [price],
+            "minimal_response": False,
+            "no_attributes": False,
+        }
+    )
+    response = await client.receive_json()
+    assert response["success"], response
+    # One state: the sensor appears with its first price, not "unknown" first.
+    [recorded] = response["result"][price]
+    assert recorded["s"] == live.state
+    assert recorded["a"]["unit_of_measurement"] == "GBP/kWh"
+    assert "slot_start" in recorded["a"]
+    assert "slots" not in recorded["a"]

@@ -9,7 +9,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .conftest import ENERGY, POWER, SOC, SUBENTRY_ID, TARGET, settle
+from .conftest import ENERGY, POWER, SOC, SUBENTRY_ID, TARGET, battery_devices, settle
 
 
 async def test_device_named_by_flatpeak_and_entity_ids(
@@ -18,9 +18,7 @@ async def test_device_named_by_flatpeak_and_entity_ids(
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    [device] = dr.async_entries_for_config_entry(
-        device_registry, init_integration.entry_id
-    )
+    [device] = battery_devices(hass, init_integration)
     # Named from what Flatpeak says of the device: two devices read apart.
     assert device.name == "Sandbox Energy Sandbox Battery 10"
     assert device.model == "Sandbox Energy Sandbox Battery 10"

@@ -32,6 +32,7 @@ from .conftest import (
     device_options,
     drain,
     set_device_options,
+    settle,
     state_of,
 )
 
@@ -877,6 +878,7 @@ async def test_bounds_are_options(
         {**device_options(config_entry), "outbox_max_records": 100},
     )
     await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)  # the first reads, in the background, are answered
     await sandbox.stop()
     for value in range(110):
         hass.states.async_set(SOC, str(value % 100), {"unit_of_measurement": "%"})

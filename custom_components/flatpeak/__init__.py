@@ -25,7 +25,9 @@ from .device_setup import (
     async_stop_disabled_devices,
     device_subentries,
 )
+from .issues import async_delete_read_issues
 from .migration import ACCOUNT_VERSION, async_migrate_entries, async_migrate_group
+from .readback import AccountReads, async_remove_read_entities, reads_enabled
 from .runtime import FlatpeakConfigEntry
 from .services import async_setup_services
 
@@ -103,10 +105,36 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     entry.async_on_unload(async_stop_disabled_devices(account))
     for runtime in account.devices.values():
         apply_look_up(runtime, found[runtime.context.device_id][1])
+    _set_up_reads(hass, account, all(device for device, _ in found.values()))
     for runtime in account.devices.values():
         runtime.scheduler.start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if (reads := account.reads) is not None:
+        # In the background: delivery never waits for, nor fails on, a read.
+        entry.async_create_background_task(
+            hass, reads.async_start(), "flatpeak first reads"
+        )
     return True
+
+
+def _set_up_reads(
+    hass: HomeAssistant, account: FlatpeakAccount, locations_known: bool
+) -> None:
+    """Create the account's reads if its option is on; clear what is not read.
+
+    Off: every read entity, location device and read issue goes. On: the
+    price entities of a location no device is at any more go, when every
+    device's location is known (a lookup that failed may still find it).
+    """
+    entry = account.entry
+    if not reads_enabled(entry):
+        async_remove_read_entities(hass, entry, None)
+        return
+    reads = account.reads = AccountReads(hass, account)
+    for runtime in account.devices.values():
+        reads.add_device(runtime)
+    if locations_known:
+        async_remove_read_entities(hass, entry, set(reads.locations))
 
 
 async def _async_update_listener(
@@ -148,3 +176,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) ->
     for storage_id in storage_ids:
         if storage_id not in in_use:
             await async_remove_device_storage(hass, storage_id)
+    async_delete_read_issues(hass, entry.entry_id)

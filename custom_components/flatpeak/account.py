@@ -15,12 +15,13 @@ from .sender import SenderState
 
 if TYPE_CHECKING:
     from .errors import Verdict
+    from .readback import AccountReads
     from .runtime import FlatpeakRuntimeData
 
 
 @dataclass(slots=True, kw_only=True)
 class FlatpeakAccount:
-    """The account entry at run time: the shared client, and a runtime per device.
+    """The account entry at run time: the shared client, a runtime per device, the reads.
 
     ``devices`` is keyed by subentry ID; ``subentry_ids`` are every device
     subentry the entry had when it was set up, disabled ones included (the
@@ -35,6 +36,8 @@ class FlatpeakAccount:
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
     subentry_ids: frozenset[str] = frozenset()
+    # What the account reads from Flatpeak; None when its option is off.
+    reads: AccountReads | None = None
     credentials_refused_verdict: Verdict | None = field(default=None, init=False)
     _recheck: Recheck | None = field(default=None, init=False)
 

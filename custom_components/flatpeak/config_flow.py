@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import callback
@@ -33,6 +34,7 @@ from .flow_validation import (
 )
 from .mapping_flow import BatteryMappingSteps
 from .migration import ACCOUNT_VERSION, account_data, account_title, account_unique_id
+from .options_flow import FlatpeakOptionsFlow
 from .runtime import FlatpeakConfigEntry
 from .schemas import (
     BEHAVIOUR_DEFAULTS,
@@ -60,6 +62,12 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Each Flatpeak device of the account is a subentry."""
         return {SUBENTRY_DEVICE: DeviceSubentryFlow}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: FlatpeakConfigEntry) -> OptionsFlow:
+        """The account's options: whether it reads from Flatpeak."""
+        return FlatpeakOptionsFlow()
 
     def _credentials_form(
         self,

@@ -83,6 +83,39 @@ ACTION_TIMEOUT: Final = 60.0  # seconds
 SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
 SERVICE_FIND_BEST_WINDOW: Final = "find_best_window"
 
+# Account entry option: read what Flatpeak holds (its state of each device, the
+# VPP programme, the prices). Off: no read request at all.
+CONF_READ_FROM_FLATPEAK: Final = "read_from_flatpeak"
+DEFAULT_READ_FROM_FLATPEAK: Final = True
+
+# The request budget of the reads: at these defaults, all reads together cost
+# at most 12 requests per hour per device (tests/test_read_budget.py counts a
+# day). Per device: the state Flatpeak holds every 10 min, and only when a
+# record was accepted since the last read (6/h); the VPP participations every
+# 15 min (4/h). Per location, shared by its devices: the location once (at
+# start, again only after a failure), the prices of each direction every 2 h,
+# hourly while fewer than 12 h of slots are known ahead (1-2/h for both).
+# The price shown changes at slot boundaries from memory: no request.
+STATE_READ_INTERVAL: Final = timedelta(minutes=10)
+VPP_READ_INTERVAL: Final = timedelta(minutes=15)
+PRICE_READ_INTERVAL: Final = timedelta(hours=2)
+PRICE_READ_INTERVAL_SHORT: Final = timedelta(hours=1)
+PRICE_MIN_AHEAD: Final = timedelta(hours=12)
+# The window asked for: from the start of the current hour, this far ahead.
+PRICE_WINDOW: Final = timedelta(hours=48)
+# The price sensors' attribute ``slots``: the coming slots, this far ahead of
+# the current slot's start and at most this many (15-minute slots for a day).
+PRICE_SLOTS_AHEAD: Final = timedelta(hours=24)
+PRICE_SLOTS_MAX: Final = 96
+# After a failed read (or a 422 "no price"), the next try waits 15 min (what
+# Flatpeak asks for prices), doubling up to the concern's own interval.
+READ_RETRY_MIN: Final = timedelta(minutes=15)
+# The submission status says "lagging" when the newest state Flatpeak holds is
+# older than our last accepted record by more than this.
+STATE_LAG_LIMIT: Final = timedelta(minutes=10)
+# "Telemetry inactive" is a repair issue when a record was accepted this recently.
+TELEMETRY_ISSUE_RECENT: Final = timedelta(hours=1)
+
 
 class PowerSign(StrEnum):
     """What a positive value of the mapped battery power sensor means."""
@@ -102,6 +135,8 @@ class SubmissionStatus(StrEnum):
     AUTH_FAILED = "auth_failed"
     WRONG_API_URL = "wrong_api_url"
     ERROR = "error"
+    # Flatpeak accepts the records, but the newest state it holds lags behind.
+    LAGGING = "lagging"
 
 
 class ErrorCode(StrEnum):

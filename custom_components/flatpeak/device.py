@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping, MutableMapping
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
@@ -38,6 +38,24 @@ class DeviceLogger(logging.LoggerAdapter[logging.Logger]):
     ) -> tuple[Any, MutableMapping[str, Any]]:
         """Put the device's name in front of the message."""
         return f"[{self.device_name}] {msg}", kwargs
+
+
+class _ReadLogger(logging.LoggerAdapter[logging.Logger]):
+    """The integration's logger, with a coordinator's failure lines at info.
+
+    Home Assistant's coordinator logs a failed update (once, until it
+    recovers) at error level. A read failing is not a delivery failing:
+    delivery says an outage once, as a warning; the reads (``coordinator.py``)
+    say theirs at info (the "log when unavailable" rule), and their entities
+    go unavailable.
+    """
+
+    @override
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.info(msg, *args, **kwargs)
+
+
+READ_LOGGER = cast("logging.Logger", _ReadLogger(LOGGER))
 
 
 class DeviceContext:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -11,12 +12,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY
+from .coordinator import FlatpeakReadCoordinator
 from .mapping import BatteryMapping
 from .registry_compat import belongs_to
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
-# Secrets; and where the home is, which Flatpeak's device objects may carry
-# (``geo_location`` in its yotta version): the download goes to bug reports.
+# Secrets; and where the home is, which Flatpeak's device and location objects
+# may carry (``geo_location`` in its yotta version): the download goes to bug
+# reports.
 TO_REDACT = {
     CONF_ACCOUNT_ID,
     CONF_SECRET_KEY,
@@ -28,7 +31,52 @@ TO_REDACT = {
     "lng",
     "latitude",
     "longitude",
+    "customer_id",
 }
+
+
+def _plain(value: Any) -> Any:
+    """Return a read's answer (models, times, tuples) as plain JSON values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {
+            item.name: _plain(getattr(value, item.name))
+            for item in fields(value)
+            if item.name != "raw"
+        }
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _read(coordinator: FlatpeakReadCoordinator[Any]) -> dict[str, Any]:
+    """Return a read's last answer and how the last attempt went."""
+    return {
+        "last_answer": _plain(coordinator.data),
+        "last_update_success": coordinator.last_update_success,
+        "last_error": coordinator.last_error,
+        "failures": coordinator.failures,
+    }
+
+
+def _device_reads(
+    entry: FlatpeakConfigEntry, runtime: FlatpeakRuntimeData
+) -> dict[str, Any] | None:
+    """Return what the device's reads last got (None: the account reads nothing)."""
+    reads = entry.runtime_data.reads
+    if (
+        reads is None
+        or (device := reads.devices.get(runtime.context.subentry_id)) is None
+    ):
+        return None
+    return {
+        "location_id": device.location_id,
+        "state_at_flatpeak": _read(device.state),
+        "vpp_participations": _read(device.vpp),
+    }
 
 
 def mapped_entity_states(
@@ -52,7 +100,7 @@ def mapped_entity_states(
 
 
 def _device_diagnostics(
-    hass: HomeAssistant, runtime: FlatpeakRuntimeData
+    hass: HomeAssistant, entry: FlatpeakConfigEntry, runtime: FlatpeakRuntimeData
 ) -> dict[str, Any]:
     """Return one device's subentry, mapping, status and outbox (not redacted)."""
     current = runtime.status.current
@@ -84,15 +132,29 @@ def _device_diagnostics(
             "rejected": outbox.rejected,
             "oldest": oldest.to_json() if (oldest := outbox.oldest) else None,
         },
+        "reads": _device_reads(entry, runtime),
     }
 
 
 def _account_diagnostics(entry: FlatpeakConfigEntry) -> dict[str, Any]:
+    reads = entry.runtime_data.reads
     return {
         "data": dict(entry.data),
+        "options": dict(entry.options),
         "api_url": entry.runtime_data.client.base_url,
         "credentials_refused": entry.runtime_data.credentials_refused_verdict
         is not None,
+        "read_from_flatpeak": reads is not None,
+        "locations": {
+            location_id: {
+                "location": _read(location.location),
+                "prices": {
+                    direction.value: _read(prices)
+                    for direction, prices in location.prices.items()
+                },
+            }
+            for location_id, location in (reads.locations if reads else {}).items()
+        },
     }
 
 
@@ -105,7 +167,7 @@ async def async_get_config_entry_diagnostics(
         {
             "account": _account_diagnostics(entry),
             "devices": {
-                subentry_id: _device_diagnostics(hass, runtime)
+                subentry_id: _device_diagnostics(hass, entry, runtime)
                 for subentry_id, runtime in devices.items()
             },
         },
@@ -129,7 +191,7 @@ async def async_get_device_diagnostics(
         {
             "account": _account_diagnostics(entry),
             # None: the device is disabled, nothing of it runs.
-            "device": _device_diagnostics(hass, runtime) if runtime else None,
+            "device": _device_diagnostics(hass, entry, runtime) if runtime else None,
         },
         TO_REDACT,
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Self
 
@@ -81,6 +82,7 @@ class FlatpeakRuntimeData:
     status: StatusCoordinator
     sender: Sender
     scheduler: Scheduler
+    _lookup: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
     def outbox(self) -> Outbox:
@@ -90,12 +92,14 @@ class FlatpeakRuntimeData:
     async def async_flatpeak_device(self) -> Device:
         """Return the device as Flatpeak describes it (its locations).
 
-        Looked up at setup; if that failed, looked up again now (and kept).
+        Looked up at setup; if that failed, looked up again now (and kept):
+        callers at the same moment (the action, the reads) share one request.
         Raises the client's ``FlatpeakError``.
         """
-        if self.device is None:
-            self.device = await self.client.get_device(self.context.device_id)
-        return self.device
+        async with self._lookup:
+            if self.device is None:
+                self.device = await self.client.get_device(self.context.device_id)
+            return self.device
 
     async def async_submit_now(
         self, overrides: Mapping[str, Any] | None = None

@@ -1,4 +1,8 @@
-"""Diagnostic sensors: submission status, last success, last error, counters."""
+"""Sensors: each device's submission status and counters; what Flatpeak holds.
+
+The read sensors (state at Flatpeak, VPP participation, prices) are in
+``read_sensors.py``; they exist while the account reads from Flatpeak.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,19 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import ErrorCode, SubmissionStatus
+from .dynamic_entities import (
+    async_follow_location,
+    async_follow_participation,
+    entity_adder,
+)
 from .entity import FlatpeakEntity
+from .read_sensors import StateAtFlatpeakSensor, VppParticipationSensor
+from .readback import LocationReads, location_signal
 from .runtime import FlatpeakConfigEntry
 from .status import FlatpeakStatus
 
@@ -49,7 +61,7 @@ SENSORS: tuple[FlatpeakSensorEntityDescription, ...] = (
         translation_key="submission_status",
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in SubmissionStatus],
-        value_fn=lambda status: status.status.value,
+        value_fn=lambda status: status.shown_status.value,
     ),
     FlatpeakSensorEntityDescription(
         key="last_submission",
@@ -98,7 +110,7 @@ async def async_setup_entry(
     entry: FlatpeakConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the Flatpeak sensors of every device."""
+    """Set up the Flatpeak sensors of every device, and the read sensors."""
     for subentry_id, device in entry.runtime_data.devices.items():
         async_add_entities(
             (
@@ -107,6 +119,29 @@ async def async_setup_entry(
             ),
             config_subentry_id=subentry_id,
         )
+    if (reads := entry.runtime_data.reads) is None:
+        return
+    for subentry_id, device_reads in reads.devices.items():
+        async_add_entities(
+            [StateAtFlatpeakSensor(device_reads.state)], config_subentry_id=subentry_id
+        )
+        async_follow_participation(
+            hass,
+            entry,
+            device_reads.vpp,
+            lambda vpp: [VppParticipationSensor(vpp)],
+            entity_adder(async_add_entities, subentry_id),
+        )
+
+    @callback
+    def follow(location: LocationReads) -> None:
+        async_follow_location(entry, location, entity_adder(async_add_entities, None))
+
+    for location in reads.locations.values():
+        follow(location)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, location_signal(entry.entry_id), follow)
+    )
 
 
 class FlatpeakSensorEntity(FlatpeakEntity, SensorEntity):

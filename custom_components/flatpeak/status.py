@@ -43,6 +43,19 @@ class FlatpeakStatus:
     rejected: int = 0
     last_record: DeviceStateRecord | None = None
     last_body: dict[str, Any] | None = field(default=None, hash=False)
+    # The newest state Flatpeak holds lags our last accepted record (a read).
+    lagging: bool = False
+
+    @property
+    def shown_status(self) -> SubmissionStatus:
+        """Return the status the sensor shows: ``lagging`` is a nuance of ``ok``.
+
+        Only delivery sets ``status``; a read sets ``lagging``, which shows
+        while delivery is ``ok`` and never hides a delivery problem.
+        """
+        if self.status is SubmissionStatus.OK and self.lagging:
+            return SubmissionStatus.LAGGING
+        return self.status
 
 
 class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
@@ -288,6 +301,11 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
             dropped=outbox.dropped,
             rejected=outbox.rejected,
         )
+
+    @callback
+    def show_lag(self, lagging: bool) -> None:
+        """Show whether Flatpeak's newest state lags our last accepted record."""
+        self.publish(lagging=lagging)
 
     async def async_stop(self) -> None:
         """Show the newest status and save the last submission (unload, shutdown)."""
