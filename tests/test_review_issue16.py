@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_device,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from yarl import URL
 
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
@@ -328,15 +329,6 @@ async def add_account(
     return entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Both account entries are titled 'Flatpeak <account ID>': the "
-    "account's page, Add device's choice of account, the re-authentication "
-    "card and the 'already set up, in …' error cannot tell them apart. "
-    "Suggested: add the API URL's host to the title when it is not "
-    "Flatpeak's (and update it on reconfigure); touches the flow snapshot "
-    "and the e2e titles, so left to the lead.",
-)
 async def test_two_accounts_of_one_account_id_have_different_titles(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, make_sandbox: Any
 ) -> None:
@@ -348,3 +340,9 @@ async def test_two_accounts_of_one_account_id_have_different_titles(
     other = await add_account(hass, staging, SECOND)
     assert production.unique_id != other.unique_id
     assert production.title != other.title
+    # The first keeps the plain title; the second names its API URL's host.
+    assert production.title == f"Flatpeak {sandbox.account_id}"
+    assert (
+        other.title
+        == f"Flatpeak {sandbox.account_id} ({URL(staging.url).raw_authority})"
+    )

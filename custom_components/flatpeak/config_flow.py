@@ -149,8 +149,11 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
             title=device_title(self._device, []),
             unique_id=self._device.id,
         )
+        others = [entry.data for entry in self._async_current_entries()]
         return self.async_create_entry(
-            title=account_title(self._data), data=self._data, subentries=[device]
+            title=account_title(self._data, others),
+            data=self._data,
+            subentries=[device],
         )
 
     def _async_update_and_reload(

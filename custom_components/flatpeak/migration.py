@@ -30,7 +30,7 @@ another one (its lock is held by that entry's own setup).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -39,6 +39,7 @@ from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.typing import UNDEFINED
+from yarl import URL
 
 from .api import DEFAULT_BASE_URL
 from .const import (
@@ -70,9 +71,18 @@ def account_unique_id(data: Mapping[str, Any]) -> str:
     return account_id if url == DEFAULT_BASE_URL else f"{account_id}@{url}"
 
 
-def account_title(data: Mapping[str, Any]) -> str:
-    """Return the title of an account entry."""
-    return f"Flatpeak {data[CONF_ACCOUNT_ID]}"
+def account_title(
+    data: Mapping[str, Any], others: Iterable[Mapping[str, Any]] = ()
+) -> str:
+    """Return the title of an account entry.
+
+    ``others`` are the data of the other account entries: when one of them has
+    the same account ID (at another API URL), the URL's host tells them apart.
+    """
+    title = f"Flatpeak {data[CONF_ACCOUNT_ID]}"
+    if any(other[CONF_ACCOUNT_ID] == data[CONF_ACCOUNT_ID] for other in others):
+        title += f" ({URL(api_url_of(data)).raw_authority})"
+    return title
 
 
 def account_data(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,11 +135,17 @@ async def async_migrate_group(hass: HomeAssistant, members: list[ConfigEntry]) -
             subentry.unique_id,
             parent.data[CONF_ACCOUNT_ID],
         )
+    # Another account entry of the same account ID (at another API URL).
+    others = [
+        entry.data
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.entry_id != parent.entry_id and entry.source != SOURCE_IGNORE
+    ]
     hass.config_entries.async_update_entry(
         parent,
         data=account_data(parent.data),
         options={},
-        title=account_title(parent.data),
+        title=account_title(parent.data, others),
         unique_id=account_unique_id(parent.data),
         version=ACCOUNT_VERSION,
     )
