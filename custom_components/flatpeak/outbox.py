@@ -108,7 +108,10 @@ class Outbox:
 
         Files kept after a read error and the 0.1.0 ``Store`` outbox are merged
         (``outbox_restore.py``); they are removed only once the journal holding
-        their records is on disk.
+        their records is on disk: after the load's flush, or after the first
+        rewrite that succeeds when that flush failed (else a later start would
+        merge them again: records delivered meanwhile sent again, counters
+        added twice).
         """
         restored = await async_restore(self._hass, self._writer.journal, self._entry_id)
         contents = restored.contents
@@ -124,6 +127,8 @@ class Outbox:
             await self._writer.async_flush()
             if self._writer.synced:
                 await restored.async_clean_up()
+            else:  # merged again at each start until a rewrite succeeds
+                self._writer.after_rewrite(restored.async_clean_up)
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
