@@ -15,6 +15,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -24,7 +25,7 @@ from custom_components.flatpeak.outbox import Outbox
 from custom_components.flatpeak.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, drain, set_soc
+from .conftest import Clocks, advance, drain, set_soc, state_of
 from .test_outbox import FailingDisk, tick
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -318,3 +319,34 @@ async def test_a_drain_whose_last_record_is_refused_still_ends_with_the_current_
     socs = [b["state_of_charge_percent"] for b in sandbox.states()]
     assert socs[:4] == [55, 61, 58, 59]
     assert socs[-1] == 61, "the last record Flatpeak received is not the current state"
+
+
+# --- a wall-clock step -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_last_submission_is_never_in_the_future_after_a_step_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """The wall clock steps back a day (a clock that ran ahead, corrected).
+
+    ``StatusCoordinator._next`` holds a later *Last submission* back while it
+    is less than ``LAST_SUBMISSION_STEP`` past the shown one; after a step
+    back every new acceptance is *before* the shown one (a negative
+    difference, less than an hour), so the entity keeps showing a time a day
+    in the future, for a day and an hour.
+    """
+    set_soc(hass, 61)
+    await clocks.advance(31)
+    await clocks.advance(1)
+    await clocks.step(-DAY)
+    for soc in (62, 63, 64):
+        set_soc(hass, soc)
+        await clocks.advance(31)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][-1] == 64
+    shown = datetime.fromisoformat(state_of(hass, "last_submission"))
+    # On main: 2026-11-28 10:00:10, a day after now (2026-11-27 10:02).
+    assert shown <= dt_util.utcnow(), "Last submission is a day in the future"
