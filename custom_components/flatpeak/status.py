@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any, override
 
@@ -57,7 +57,8 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
       shows, as it never reaches the disk); after a failure they show at once;
     - a later *Last submission* while nothing else changes: shown when it is
       ``LAST_SUBMISSION_STEP`` past the shown one, so that routine submissions
-      do not write a logbook entry each. Any other change of the status (a
+      do not write a logbook entry each (an earlier one, after a wall-clock
+      step back, shows at once: the shown time would be in the future). Any other change of the status (a
       failure, the end of a backlog, a record the action waits for) shows the
       exact time at once.
 
@@ -172,7 +173,10 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
             and status.status is shown.status
             and shown.last_success is not None
             and status.last_success is not None
-            and status.last_success - shown.last_success < LAST_SUBMISSION_STEP
+            # Not after a wall-clock step back: the shown time is then ahead.
+            and timedelta(0)
+            <= status.last_success - shown.last_success
+            < LAST_SUBMISSION_STEP
         ):
             status = replace(status, last_success=shown.last_success)
         return status
