@@ -14,6 +14,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -350,3 +351,64 @@ async def test_last_submission_is_never_in_the_future_after_a_step_back(
     shown = datetime.fromisoformat(state_of(hass, "last_submission"))
     # On main: 2026-11-28 10:00:10, a day after now (2026-11-27 10:02).
     assert shown <= dt_util.utcnow(), "Last submission is a day in the future"
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_step_forward_does_not_end_a_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """NTP steps the wall clock forward during a 429's Retry-After of 120 s.
+
+    ``RetryTimes.not_before`` is a wall-clock time: after the step it lies in
+    the past, ``may_try_now`` says yes, and the button (``retry_now``) ends
+    the wait Flatpeak asked for and sends at once.
+    """
+    sandbox.fail_next(429, endpoint="state", retry_after="120")
+    set_soc(hass, 61)
+    await clocks.advance(1)
+    assert [r.status for r in sandbox.requests_to("state")] == [429]
+    await clocks.step(timedelta(hours=2))
+    await hass.services.async_call(
+        "button",
+        "press",
+        {"entity_id": "button.flatpeak_battery_submit_now"},
+        blocking=True,
+    )
+    await clocks.advance(1)
+    # On main: [429, 200], the second one 2 s into the Retry-After's 120 s.
+    assert [r.status for r in sandbox.requests_to("state")] == [429]
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_step_back_and_a_failed_manual_attempt_do_not_stall_delivery(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+    random_source: Any,
+) -> None:
+    """The wall clock steps back a day during a backoff; the button is pressed.
+
+    ``RetryTimes.failed`` keeps a failed manual attempt's retry time as the
+    wall-clock ``due`` it found: after the step that is a day away, and the
+    sender waits a day (``delay = manual_due - now``) with Flatpeak back.
+    """
+    await sandbox.stop()
+    set_soc(hass, 61)
+    await clocks.advance(1)  # cannot connect: the backoff's 5 s
+    await clocks.step(-DAY)
+    with pytest.raises(HomeAssistantError):  # a manual attempt: fails too
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": "button.flatpeak_battery_submit_now"},
+            blocking=True,
+        )
+    await sandbox.start()
+    for _ in range(60):  # ten minutes, the longest backoff
+        await clocks.advance(10)
+    # On main: nothing sent, the retry is a day away.
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
