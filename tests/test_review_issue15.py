@@ -371,12 +371,14 @@ async def test_a_step_forward_does_not_end_a_retry_after(
     await clocks.advance(1)
     assert [r.status for r in sandbox.requests_to("state")] == [429]
     await clocks.step(timedelta(hours=2))
-    await hass.services.async_call(
-        "button",
-        "press",
-        {"entity_id": "button.flatpeak_battery_submit_now"},
-        blocking=True,
-    )
+    with pytest.raises(HomeAssistantError) as err:  # on main: sent, accepted
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": "button.flatpeak_battery_submit_now"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "submission_queued"
     await clocks.advance(1)
     # On main: [429, 200], the second one 2 s into the Retry-After's 120 s.
     assert [r.status for r in sandbox.requests_to("state")] == [429]
