@@ -10,7 +10,6 @@ from enum import StrEnum
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
-from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
 from .backlog import BacklogGate
@@ -141,7 +140,7 @@ class Sender:
     def _may_try_now(self) -> bool:
         """Return whether a record queued now is tried at once."""
         if self.state is SenderState.WAITING:
-            return self._times.may_try_now(dt_util.utcnow())
+            return self._times.may_try_now()
         return self.state is not SenderState.PAUSED
 
     @callback
@@ -242,7 +241,7 @@ class Sender:
         self._waiters.resolve(state, record)
         if not self.outbox:
             self._drained()
-        if (gap := self._times.accepted(dt_util.utcnow())) and self.outbox:
+        if (gap := self._times.accepted()) and self.outbox:
             self._wait(gap)
 
     def _failed(self, state: DeviceState, err: Exception) -> None:
@@ -262,9 +261,7 @@ class Sender:
             self.pause(verdict)
             return
         delay = self._times.failed(
-            dt_util.utcnow(),
-            verdict.retry_after,
-            rate_limited=verdict.code is ErrorCode.RATE_LIMITED,
+            verdict.retry_after, rate_limited=verdict.code is ErrorCode.RATE_LIMITED
         )
         self._log_retry(verdict, err, delay)
         self._wait(delay)
