@@ -33,7 +33,7 @@ OWNER = Owner(username="demo", password="flatpeak-demo")
 
 
 def demo_devices_text() -> str:
-    """Return the demo batteries, one line each, for "one entry per battery"."""
+    """Return the demo batteries, one line each, for "Add device" on the account."""
     return "\n".join(
         f"                         {device_id}  ({fields['manufacturer']} {fields['model']})"
         for device_id, fields in DEMO_DEVICES.items()
@@ -69,10 +69,11 @@ Flatpeak for Home Assistant: development instance (ready in {time.monotonic() - 
   Add the integration: Settings -> Devices & services -> Add integration -> Flatpeak
     Account ID           {DEFAULT_ACCOUNT_ID}
     Secret key           {DEFAULT_SECRET_KEY}
-    Flatpeak device ID   {DEFAULT_DEVICE_ID}
-      more batteries (add one entry each):
-{demo_devices_text()}
     Advanced options -> API URL   {sandbox.url}
+  then the first device:
+    Flatpeak device ID   {DEFAULT_DEVICE_ID}
+      more batteries (the account's page, Add device):
+{demo_devices_text()}
   Then map the simulated battery:
     State of charge      sensor.demo_battery_state_of_charge
     Target               sensor.demo_battery_target (or a fixed percentage)

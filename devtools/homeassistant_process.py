@@ -9,6 +9,7 @@ owner over REST.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -24,6 +25,8 @@ from typing import Any
 import urllib.error
 import urllib.parse
 import urllib.request
+
+import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
 RESTART_EXIT_CODE = 100
@@ -166,6 +169,30 @@ def request(
         return json.loads(text) if text else None
     except ValueError:
         return text
+
+
+def websocket(url: str, token: str, message: dict[str, Any]) -> Any:
+    """Send one command over Home Assistant's websocket API; return its result.
+
+    For what the REST API does not offer (e.g. a config entry's subentries).
+    """
+
+    async def send() -> Any:
+        async with aiohttp.ClientSession() as session:
+            ws_url = url.replace("http", "ws", 1) + "/api/websocket"
+            async with session.ws_connect(ws_url) as socket_:
+                await socket_.receive_json()  # auth_required
+                await socket_.send_json({"type": "auth", "access_token": token})
+                answer = await socket_.receive_json()
+                if answer.get("type") != "auth_ok":
+                    raise HttpError(401, json.dumps(answer))
+                await socket_.send_json({"id": 1, **message})
+                answer = await socket_.receive_json()
+                if not answer.get("success"):
+                    raise HttpError(400, json.dumps(answer))
+                return answer["result"]
+
+    return asyncio.run(send())
 
 
 @dataclass

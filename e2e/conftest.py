@@ -20,6 +20,7 @@ from devtools.homeassistant_process import (
     free_port,
     prepare_config,
     request,
+    websocket,
 )
 from flatpeak_sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_DEVICE_ID, DEFAULT_SECRET_KEY
 
@@ -58,15 +59,15 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def entities_form(stack: Stack, flow: dict[str, Any], options: bool = False) -> Any:
+def entities_form(stack: Stack, flow: dict[str, Any], kind: str = "flow") -> Any:
     """Leave the battery step's choice of source for the entities form.
 
     The demo home offers the Energy dashboard and the demo battery's device
-    too; these tests map their own entities.
+    too; these tests map their own entities. ``kind``: ``flow`` (the first
+    run) or ``subentries/flow`` (a device of an account).
     """
     assert flow["type"] == "menu", flow
     assert flow["step_id"] == "battery_source"
-    kind = "options/flow" if options else "flow"
     return stack.api(
         "POST",
         f"/api/config/config_entries/{kind}/{flow['flow_id']}",
@@ -74,39 +75,55 @@ def entities_form(stack: Stack, flow: dict[str, Any], options: bool = False) -> 
     )
 
 
-def credentials(
-    stack: Stack, device_id: str, secret_key: str = DEFAULT_SECRET_KEY
-) -> dict[str, Any]:
+def credentials(stack: Stack, secret_key: str = DEFAULT_SECRET_KEY) -> dict[str, Any]:
     """Return the config flow's first form, filled in for the stack's sandbox."""
     return {
         "account_id": DEFAULT_ACCOUNT_ID,
         "secret_key": secret_key,
-        "device_id": device_id,
         "advanced_options": {"api_url": stack.sandbox.url},
     }
 
 
-def set_options(
-    stack: Stack,
-    entry_id: str,
-    mapping: dict[str, Any],
-    submission: dict[str, Any],
-) -> None:
-    """Save the entry's options over REST: its entities and how it submits."""
-    options = stack.api(
-        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+def account_entry(stack: Stack) -> str | None:
+    """Return the ID of the Flatpeak account entry, if there is one."""
+    entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
+    return str(entries[0]["entry_id"]) if entries else None
+
+
+def subentry_of(stack: Stack, entry_id: str, device_id: str) -> str:
+    """Return the subentry ID of a Flatpeak device of the account."""
+    subentries = websocket(
+        stack.hass.url,
+        stack.owner.access_token,
+        {"type": "config_entries/subentries/list", "entry_id": entry_id},
     )
-    options = entities_form(stack, options, options=True)
-    options = stack.api(
+    return next(
+        str(s["subentry_id"]) for s in subentries if s["unique_id"] == device_id
+    )
+
+
+def set_settings(
+    stack: Stack, entry_id: str, subentry_id: str, submission: dict[str, Any]
+) -> None:
+    """Save a device's submission settings over REST ("Change device" → settings)."""
+    flow = stack.api(
         "POST",
-        f"/api/config/config_entries/options/flow/{options['flow_id']}",
+        "/api/config/config_entries/subentries/flow",
+        {"handler": [entry_id, "device"], "subentry_id": subentry_id},
+    )
+    assert flow["type"] == "menu", flow
+    url = f"/api/config/config_entries/subentries/flow/{flow['flow_id']}"
+    flow = stack.api("POST", url, {"next_step_id": "settings"})
+    flow = stack.api(
+        "POST",
+        url,
         {
-            **mapping,
-            "submission": submission,
+            **submission,
             "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
         },
     )
-    assert options["type"] == "create_entry", options
+    assert flow["type"] == "abort", flow
+    assert flow["reason"] == "reconfigure_successful", flow
 
 
 def add_entry(
@@ -115,20 +132,34 @@ def add_entry(
     mapping: dict[str, Any],
     submission: dict[str, Any],
 ) -> str:
-    """Add a Flatpeak entry over REST (config flow, then options); its ID."""
-    flow = stack.api("POST", "/api/config/config_entries/flow", {"handler": "flatpeak"})
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        credentials(stack, device_id),
-    )
-    flow = entities_form(stack, flow)
-    flow = stack.api(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", mapping
-    )
-    assert flow["type"] == "create_entry", flow
-    entry_id = str(flow["result"]["entry_id"])
-    set_options(stack, entry_id, mapping, submission)
+    """Add a Flatpeak device over REST, with its settings; the account entry's ID.
+
+    The first device creates the account entry (the first run); another one
+    is added to the account ("Add device").
+    """
+    if (entry_id := account_entry(stack)) is None:
+        flow = stack.api(
+            "POST", "/api/config/config_entries/flow", {"handler": "flatpeak"}
+        )
+        url = f"/api/config/config_entries/flow/{flow['flow_id']}"
+        flow = stack.api("POST", url, credentials(stack))
+        flow = stack.api("POST", url, {"device_id": device_id})
+        flow = entities_form(stack, flow)
+        flow = stack.api("POST", url, mapping)
+        assert flow["type"] == "create_entry", flow
+        entry_id = str(flow["result"]["entry_id"])
+    else:
+        flow = stack.api(
+            "POST",
+            "/api/config/config_entries/subentries/flow",
+            {"handler": [entry_id, "device"]},
+        )
+        url = f"/api/config/config_entries/subentries/flow/{flow['flow_id']}"
+        flow = stack.api("POST", url, {"device_id": device_id})
+        flow = entities_form(stack, flow, "subentries/flow")
+        flow = stack.api("POST", url, mapping)
+        assert flow["type"] == "create_entry", flow
+    set_settings(stack, entry_id, subentry_of(stack, entry_id, device_id), submission)
     return entry_id
 
 

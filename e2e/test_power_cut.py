@@ -52,7 +52,7 @@ STREAM_AFTER_S = DURABLE_S + 1.5  # how long the stream goes on before the cut
 SOC = "sensor.power_cut_battery_soc"
 SOC_ATTRIBUTES = {"unit_of_measurement": "%", "device_class": "battery"}
 MAPPING = {"state_of_charge_entity": SOC, "target_state_of_charge_percent": 80}
-PREFIX = "flatpeak_battery"
+PREFIX = "sandbox_energy_sandbox_battery_10"  # the device, named as Flatpeak says
 QUEUED = f"sensor.{PREFIX}_queued_records"
 CONNECTION = f"binary_sensor.{PREFIX}_api_connection"
 

@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
+from devtools.homeassistant_process import HttpError
 from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
-from .conftest import Stack, credentials, entities_form, set_options, wait_for
+from .conftest import (
+    Stack,
+    credentials,
+    entities_form,
+    set_settings,
+    subentry_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +34,9 @@ MAPPING = {
     "energy_remaining_entity": ENERGY,
     "backup_reserve_percent": 20,
 }
-# The device is "Flatpeak battery" (test_browser deletes its own entry first).
-PREFIX = "flatpeak_battery"
+# The device is named from what Flatpeak says of it; Home Assistant gives its
+# entities back the IDs they had when the same device was set up before (in
+# test_browser): look them up by their key.
 
 
 def set_battery(
@@ -51,14 +60,33 @@ def set_battery(
         )
 
 
+def eid(stack: Stack, domain: str, key: str) -> str:
+    """Return the entity ID of the device's entity ``key`` (by its unique ID)."""
+    answer = stack.api(
+        "POST",
+        "/api/template",
+        {
+            "template": "{{ integration_entities('flatpeak') | select('search', "
+            f"'^{domain}[.].*{key}(_[0-9]+)?$') | first }}}}"
+        },
+    )
+    return str(answer)
+
+
 def state(stack: Stack, entity_id: str) -> str:
-    answer: dict[str, Any] = stack.api("GET", f"/api/states/{entity_id}")
+    """Return an entity's state ("" while it does not exist, e.g. during a reload)."""
+    try:
+        answer: dict[str, Any] = stack.api("GET", f"/api/states/{entity_id}")
+    except HttpError as err:
+        if err.status == 404:
+            return ""
+        raise
     return str(answer["state"])
 
 
 def queued(stack: Stack) -> int:
     """Return the number of records waiting in the outbox."""
-    return int(state(stack, f"sensor.{PREFIX}_queued_records"))
+    return int(state(stack, eid(stack, "sensor", "queued_records")))
 
 
 def wait_until_queued(stack: Stack, count: int) -> None:
@@ -81,37 +109,31 @@ def test_create_entry_through_the_flow(stack: Stack) -> None:
     assert [field["name"] for field in flow["data_schema"]] == [
         "account_id",
         "secret_key",
-        "device_id",
         "advanced_options",
     ]
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        credentials(stack, DEFAULT_DEVICE_ID, "sk_test_wrong"),
-    )
+    url = f"/api/config/config_entries/flow/{flow['flow_id']}"
+    flow = stack.api("POST", url, credentials(stack, "sk_test_wrong"))
     assert flow["errors"] == {"secret_key": "invalid_auth"}
-    flow = stack.api(
-        "POST",
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        credentials(stack, DEFAULT_DEVICE_ID),
-    )
+    flow = stack.api("POST", url, credentials(stack))
+    assert flow["step_id"] == "device"
+    flow = stack.api("POST", url, {"device_id": "dev_unknown"})
+    assert flow["errors"] == {"device_id": "device_not_found"}
+    flow = stack.api("POST", url, {"device_id": DEFAULT_DEVICE_ID})
     flow = entities_form(stack, flow)
     assert flow["step_id"] == "battery"
-    flow = stack.api(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", MAPPING
-    )
+    flow = stack.api("POST", url, MAPPING)
     assert flow["type"] == "create_entry"
-    assert flow["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
+    assert flow["title"] == "Flatpeak acc_sandbox0000000000000000"
     entry_id = flow["result"]["entry_id"]
     # A short minimum gap so that the test's changes each make a snapshot.
-    set_options(
+    set_settings(
         stack,
         entry_id,
-        MAPPING,
+        subentry_of(stack, entry_id, DEFAULT_DEVICE_ID),
         {"submit_on_change": True, "min_interval": 1, "heartbeat_interval": 5},
     )
     wait_for(
-        lambda: state(stack, f"binary_sensor.{PREFIX}_api_connection") == "on",
+        lambda: state(stack, eid(stack, "binary_sensor", "api_connection")) == "on",
         what="the entry",
     )
 
@@ -133,20 +155,18 @@ def test_states_reach_the_sandbox(stack: Stack) -> None:
 
 def test_diagnostic_entities(stack: Stack) -> None:
     wait_for(
-        lambda: state(stack, f"sensor.{PREFIX}_submission_status") == "ok",
+        lambda: state(stack, eid(stack, "sensor", "submission_status")) == "ok",
         what="status ok",
     )
-    assert state(stack, f"binary_sensor.{PREFIX}_api_connection") == "on"
-    assert state(stack, f"sensor.{PREFIX}_queued_records") == "0"
-    assert state(stack, f"sensor.{PREFIX}_last_submission").startswith("20")
-    assert state(stack, f"button.{PREFIX}_submit_now")
+    assert state(stack, eid(stack, "binary_sensor", "api_connection")) == "on"
+    assert state(stack, eid(stack, "sensor", "queued_records")) == "0"
+    assert state(stack, eid(stack, "sensor", "last_submission")).startswith("20")
+    assert state(stack, eid(stack, "button", "submit_now"))
 
 
 def test_action_with_response(stack: Stack) -> None:
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
-    [entry_id] = [
-        e["entry_id"] for e in entries if e["title"].endswith("(battery-0001)")
-    ]
+    [entry_id] = [e["entry_id"] for e in entries]
     answer = stack.api(
         "POST",
         "/api/services/flatpeak/submit_device_state?return_response",
@@ -166,7 +186,7 @@ def test_outage_across_a_restart_loses_nothing(stack: Stack) -> None:
         set_battery(stack, soc)
         wait_until_queued(stack, count)
     assert queued(stack) == 3
-    assert state(stack, f"binary_sensor.{PREFIX}_api_connection") == "off"
+    assert state(stack, eid(stack, "binary_sensor", "api_connection")) == "off"
     starts = stack.hass.starts
     stack.api("POST", "/api/services/homeassistant/restart", {})
     stack.hass.wait_for_restart(starts)
@@ -190,6 +210,6 @@ def test_outage_across_a_restart_loses_nothing(stack: Stack) -> None:
     assert times[0] == max(times)
     assert times[1:] == sorted(times[1:])
     wait_for(
-        lambda: state(stack, f"sensor.{PREFIX}_queued_records") == "0",
+        lambda: state(stack, eid(stack, "sensor", "queued_records")) == "0",
         what="an empty outbox",
     )

@@ -8,6 +8,7 @@ from .server import (
     DEMO_DEVICES,
     DEVICE_LOCATIONS,
     FlatpeakSandbox,
+    RequestRecord,
     StoredState,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "DEVICE_LOCATIONS",
     "DEVICE_STATE_SUBMIT_SCHEMA",
     "FlatpeakSandbox",
+    "RequestRecord",
     "SchemaError",
     "StoredState",
     "validate_device_state",

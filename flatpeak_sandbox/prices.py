@@ -7,7 +7,8 @@ start less than 24 hours after "now" (the past included) are actual prices,
 confidence 1; later ones are forecasts, confidence 0.8, losing 0.2 every 30
 days down to 0.2 (after Flatpeak's guide on forecasts). Neighbouring slots of
 the same value and confidence are merged, so slots are of variable length as
-Flatpeak's are.
+Flatpeak's are. An ``Override`` replaces the curve's value over a period of
+its own (a test's "cheap minute"): the grid is cut at its ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +43,27 @@ class Piece:
     end: datetime
     value: float
     confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A value that replaces the curve's over ``[start, end)`` for ``direction``."""
+
+    start: datetime
+    end: datetime
+    value: float
+    direction: str = "IMPORT"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Override:
+        """Read a control's ``{start, end, value, direction}``; raise ``ValueError``."""
+        start, end = parse_time(str(data["start"])), parse_time(str(data["end"]))
+        direction = str(data.get("direction", "IMPORT")).upper()
+        if start.tzinfo is None or end.tzinfo is None or not start < end:
+            raise ValueError("an override needs aware times, start before end")
+        if direction not in SHAPES:
+            raise ValueError(f"unknown direction {direction!r}")
+        return cls(start, end, round(float(data["value"]), 5), direction)
 
 
 def rate(moment: datetime, direction: str) -> float:
@@ -77,6 +100,26 @@ def half_hours(
         )
         grid += SLOT
     return pieces
+
+
+def overlaid(
+    pieces: list[Piece], overrides: list[Override], direction: str
+) -> list[Piece]:
+    """Return ``pieces`` cut at the overrides' ends, their values replaced (last wins)."""
+    mine = [o for o in overrides if o.direction == direction]
+    result: list[Piece] = []
+    for piece in pieces:
+        cuts = sorted(
+            {piece.start, piece.end}
+            | {t for o in mine for t in (o.start, o.end) if piece.start < t < piece.end}
+        )
+        for start, end in pairwise(cuts):
+            value = next(
+                (o.value for o in reversed(mine) if o.start <= start < o.end),
+                piece.value,
+            )
+            result.append(Piece(start, end, value, piece.confidence))
+    return result
 
 
 def merged(pieces: list[Piece]) -> list[Piece]:

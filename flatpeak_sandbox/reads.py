@@ -5,7 +5,8 @@
 documented variants), ``POST /schedules/duration``. Each handler returns the
 answer's JSON or raises ``SchemaError``; the server checks the token first and
 records every request. Controls (``apply_control``): whether a tariff is
-connected, per direction; the VPP participation's state; telemetry active.
+connected, per direction; the VPP participation's state; telemetry active;
+price overrides (a period priced apart from the curve, for prices and schedules).
 
 Where the pages are silent the sandbox chooses, and says so: a device with no
 state yet answers 404 ``device_state_not_found``; a device not at the location
@@ -95,6 +96,7 @@ class ReadEndpoints:
         self.vpp = VppParticipations(sandbox)
         # Which price endpoints exist: "body" (POST /prices), "path" (/prices/{id}).
         self.price_routes = {"body", "path"}
+        self.overrides: list[prices.Override] = []
         self.utcnow: Callable[[], datetime] = _utcnow
         now = _utcnow()
         self.prices_updated = now.replace(minute=0, second=0, microsecond=0)
@@ -122,6 +124,11 @@ class ReadEndpoints:
             )
         elif "telemetry_active" in data:
             self.vpp.telemetry_active = flag(data["telemetry_active"])
+        elif "price_override" in data:
+            if data["price_override"] is None:
+                self.overrides.clear()
+            else:
+                self.overrides.append(prices.Override.from_json(data["price_override"]))
         else:
             return False
         return True
@@ -242,6 +249,13 @@ class ReadEndpoints:
             raise SchemaError(422, error[0], f"{error[1]} {direction} tariff")
         return direction
 
+    def _pieces(
+        self, start: datetime, end: datetime, direction: str, now: datetime
+    ) -> list[prices.Piece]:
+        """Return the curve's half hours over ``[start, end)``, overrides applied."""
+        pieces = prices.half_hours(start, end, direction, now)
+        return prices.overlaid(pieces, self.overrides, direction)
+
     def _answer(
         self, kind: str, location_id: str, direction: str, now: datetime, fmt: Fmt
     ) -> dict[str, Any]:
@@ -272,7 +286,7 @@ class ReadEndpoints:
         fmt = prices.formatter(body["end_time"])
         answer = self._answer("price", location_id, direction, now, fmt)
         answer["last_updated"] = fmt(self.prices_updated)
-        pieces = prices.merged(prices.half_hours(start, end, direction, now))
+        pieces = prices.merged(self._pieces(start, end, direction, now))
         answer["data"] = prices.as_json(pieces, fmt, ("valid_from", "valid_to"))
         if in_path:  # the older variant echoes the request and has no device
             answer["request"] = {
@@ -299,7 +313,7 @@ class ReadEndpoints:
         answer = self._answer(
             "schedule_duration", body["location_id"], direction, now, fmt
         )
-        pieces = prices.half_hours(start, end, direction, now)
+        pieces = self._pieces(start, end, direction, now)
         chosen = prices.pick(pieces, int(body["duration"]), body["segment"])
         answer["data"] = [
             {**slot, "vpp_event": False}

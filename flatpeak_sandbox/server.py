@@ -30,7 +30,7 @@ from .schema import SchemaError, validate_device_state
 DEFAULT_ACCOUNT_ID = "acc_sandbox0000000000000000"
 DEFAULT_SECRET_KEY = "sk_test_sandbox_secret"
 DEFAULT_DEVICE_ID = "dev_sandbox0000000000000001"
-# Batteries of several makes for the demo ("one entry per battery").
+# Batteries of several makes for the demo (several devices of one account).
 DEMO_DEVICES: dict[str, dict[str, str]] = {
     "dev_demo1": {
         "manufacturer": "Sandbox Energy",
@@ -106,6 +106,7 @@ class RequestRecord:
     user_agent: str | None = None
     raw_path: str = ""  # the path as sent, percent-encoding kept
     api_version: str | None = None  # the Flatpeak-Version header
+    answered_at: float = 0.0  # when the answer was decided (the sandbox's clock)
 
 
 @dataclass(slots=True)
@@ -365,6 +366,7 @@ class FlatpeakSandbox:
         self.requests.append(record)
         fault = Fault(1, drop=True) if self.outage else self._take_fault(endpoint)
         if fault is not None:
+            record.answered_at = self._clock()
             if fault.drop:
                 record.status = -1
                 if request.transport is not None:
@@ -389,6 +391,7 @@ class FlatpeakSandbox:
         request["json"] = body
         response = await handler(request)
         record.status = response.status
+        record.answered_at = self._clock()
         return response
 
     def _error(

@@ -2,7 +2,8 @@
 
 Not part of the suite and never a timed test. Run it alone with
 ``.venv/bin/python -m pytest -p no:cacheprovider -q -s tests/bench_outbox.py``;
-``scripts/bench`` imports ``measure_outbox``.
+``scripts/bench`` imports ``measure_outbox``; run alone, it also prints the
+alternatives of tests/bench_outbox_alternatives.py.
 
 ``async def measure_outbox(hass) -> dict[str, float]`` takes a running Home
 Assistant from the test harness whose config directory is a temporary one (this
@@ -17,6 +18,12 @@ files under ``.storage``. It returns:
   batches 5 records, reproduced by calling ``async_flush`` every 5 records),
   then delivered back to back at 10 records a second (a flush every 50);
   delivery marks, counters and compactions included; target <= 2048.
+- ``outbox_physical_bytes_per_record_30s_gap``, ``outbox_fsyncs_per_record_30s_gap``
+  (not targets): what the storage device is asked to write per queued record
+  (``/proc/self/io`` ``write_bytes``: whole pages, counted when they are
+  dirtied) and the ``fsync`` calls, over a 10 000-record outage at the default
+  30 s gap (each record flushed alone: the writer's 5 s timer fires between
+  two), then delivered as above (a flush every 50); compaction included.
 - ``outbox_stall_ms_100k``: the longest event-loop stall caused by persistence
   with 100 000 records queued (the first write of 100 000 records; a drain,
   with records still arriving, that compacts the file with 100 000 live
@@ -42,12 +49,11 @@ import gc
 import json
 import os
 from pathlib import Path
-import sqlite3
 import time
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.json import prepare_save_json
 from homeassistant.util import dt as dt_util
 
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
@@ -119,6 +125,37 @@ async def bytes_per_record(hass: HomeAssistant) -> float:
             await outbox.async_flush()
     await outbox.async_close()
     return outbox.bytes_written / OUTAGE
+
+
+def proc_io(field: str) -> int:
+    """Return one counter of this process's I/O (every thread's)."""
+    with Path("/proc/self/io").open() as io:
+        return next(int(line.split()[1]) for line in io if line.startswith(field))
+
+
+def physical_bytes() -> int:
+    """Return the bytes this process had written to storage (pages dirtied, less
+    those truncated before they were written back)."""
+    return proc_io("write_bytes") - proc_io("cancelled_write_bytes")
+
+
+async def physical_per_record(hass: HomeAssistant) -> tuple[float, float]:
+    """Return (physical bytes, fsyncs) per record: a flush per record, then the drain."""
+    outbox = new_outbox(hass, "bench_physical")
+    await outbox.async_load()
+    before = physical_bytes()
+    with patch.object(os, "fsync", wraps=os.fsync) as fsync:
+        for index in range(OUTAGE):
+            outbox.append(record(index))
+            await outbox.async_flush()
+        delivered = 0
+        while (head := outbox.peek()) is not None:
+            outbox.delivered(head)
+            delivered += 1
+            if delivered % 50 == 0:
+                await outbox.async_flush()
+        await outbox.async_close()
+    return (physical_bytes() - before) / OUTAGE, fsync.call_count / OUTAGE
 
 
 async def probe(run: Callable[[], Awaitable[Any]]) -> tuple[float, float, float]:
@@ -225,84 +262,24 @@ async def stall_ms_100k(hass: HomeAssistant) -> dict[str, float]:
 async def measure_outbox(hass: HomeAssistant) -> dict[str, float]:
     """Return the outbox figures (see the module's docstring)."""
     big = await stall_ms_100k(hass)
+    physical, fsyncs = await physical_per_record(hass)
     return {
         "outbox_durable_s": round(await durable_s(hass), 2),
         "outbox_bytes_per_record": round(await bytes_per_record(hass), 1),
+        "outbox_physical_bytes_per_record_30s_gap": round(physical),
+        "outbox_fsyncs_per_record_30s_gap": round(fsyncs, 3),
         **big,
     }
 
 
-def measure_old_outbox() -> dict[str, float]:
-    """Return the 0.1.0 outbox's figures, for comparison (no Home Assistant).
-
-    0.1.0 saved the whole outbox through ``Store.async_delay_save(5 s)``: with
-    one record a second (any minimum gap under 5 s, or a backlog drain) every
-    change postponed the save, so nothing reached the disk (``durable``: never;
-    see test_records_on_disk_within_10_s_under_a_stream_of_appends). With the
-    default 30 s gap, each record caused one save of the whole outbox, its data
-    built and serialised on the event loop (``Store``'s default). Measured here:
-    that on-loop work for 100 000 records, with Home Assistant's own
-    ``prepare_save_json``; and the bytes of one save per record over a
-    10 000-record outage (the size of a save is linear in its records).
-    """
-
-    def saved(count: int) -> bytes:
-        records = [record(index).to_json() for index in range(count)]
-        data = {"records": records, "dropped": 0, "rejected": 0}
-        document = {"version": 1, "minor_version": 1, "key": "k", "data": data}
-        _, json_data = prepare_save_json(document)
-        return json_data if isinstance(json_data, bytes) else json_data.encode()
-
-    states = [record(index) for index in range(BIG)]
-    start = time.perf_counter()
-    records = [state.to_json() for state in states]  # the old data_func
-    data = {"records": records, "dropped": 0, "rejected": 0}
-    prepare_save_json({"version": 1, "minor_version": 1, "key": "k", "data": data})
-    stall = (time.perf_counter() - start) * 1000
-    empty, thousand = len(saved(0)), len(saved(1000))
-    per_record = (thousand - empty) / 1000
-    total = sum(empty + per_record * count for count in range(1, OUTAGE + 1))
-    return {
-        "old_outbox_stall_ms_100k": round(stall, 1),
-        "old_outbox_bytes_per_record_30s_gap": round(total / OUTAGE),
-    }
-
-
-def measure_sqlite_alternative(directory: Path) -> dict[str, float]:
-    """Return bytes written per record by stdlib ``sqlite3`` for the same outage.
-
-    The alternative the journal was chosen over: WAL mode, a transaction per
-    flush (5 records queued, then 50 delivered), a final checkpoint; counted
-    as the bytes of the process's write calls (``/proc/self/io`` ``wchar``).
-    """
-
-    def written() -> int:
-        with Path("/proc/self/io").open() as io:
-            return next(int(line.split()[1]) for line in io if line.startswith("wchar"))
-
-    bodies = [json.dumps(record(index).to_json()) for index in range(OUTAGE)]
-    database = sqlite3.connect(directory / "outbox.db", isolation_level=None)
-    database.execute("PRAGMA journal_mode=WAL")
-    database.execute("CREATE TABLE records (n INTEGER PRIMARY KEY, body TEXT)")
-    before = written()
-    for first in range(0, OUTAGE, 5):
-        database.execute("BEGIN")
-        database.executemany(
-            "INSERT INTO records VALUES (?, ?)",
-            [(n, bodies[n]) for n in range(first, first + 5)],
-        )
-        database.execute("COMMIT")
-    for first in range(0, OUTAGE, 50):
-        database.execute("BEGIN")
-        database.execute("DELETE FROM records WHERE n < ?", (first + 50,))
-        database.execute("COMMIT")
-    database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    database.close()
-    return {"sqlite3_bytes_per_record": round((written() - before) / OUTAGE)}
-
-
 async def test_bench_outbox(hass: HomeAssistant) -> None:
     """Print the figures (pytest entry point)."""
+    # Imported here: that module builds on this one.
+    from .bench_outbox_alternatives import (
+        measure_old_outbox,
+        measure_sqlite_alternative,
+    )
+
     hass.loop.set_debug(False)  # the harness runs asyncio in debug mode
     figures = await measure_outbox(hass)
     targets = {
@@ -314,7 +291,7 @@ async def test_bench_outbox(hass: HomeAssistant) -> None:
     print()
     for name, value in figures.items():
         target = targets.get(name)
-        print(f"| {name:<32} | {value:>10} | {'<= ' + str(target) if target else ''}")
+        print(f"| {name:<42} | {value:>10} | {'<= ' + str(target) if target else ''}")
     print("BENCH-JSON " + json.dumps(figures))
     print("0.1.0 outbox, for comparison:", json.dumps(measure_old_outbox()))
     alternative = await hass.async_add_executor_job(

@@ -20,7 +20,7 @@ from custom_components.flatpeak.api import DeviceState
 from custom_components.flatpeak.outbox import Outbox
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, MAPPING, POWER, SOC, advance, drain
+from .conftest import BEHAVIOUR, MAPPING, POWER, SOC, advance, drain, runtime_of
 
 CHANGES = int(os.environ.get("SOAK_CHANGES", "10000"))
 SEED = int(os.environ.get("SOAK_SEED", "2026"))
@@ -98,7 +98,7 @@ async def test_soak(
     # Frozen-clock ticks look like slow callbacks to asyncio's debug mode.
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     rng = random.Random(SEED)  # noqa: S311
-    coordinator = init_integration.runtime_data
+    coordinator = runtime_of(init_integration)
     outbox = coordinator.outbox
     produced: list[str] = []
     max_queued = 0

@@ -44,6 +44,12 @@ async def make_sandbox(socket_enabled: None) -> AsyncGenerator[SandboxFactory]:
 
 # --- Home Assistant ------------------------------------------------------------
 
+from collections.abc import Mapping  # noqa: E402
+
+from homeassistant.config_entries import (  # noqa: E402
+    ConfigSubentry,
+    ConfigSubentryDataWithId,
+)
 from homeassistant.const import CONF_DEVICE_ID  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
@@ -64,7 +70,10 @@ from custom_components.flatpeak.const import (  # noqa: E402
     CONF_SUBMIT_ON_CHANGE,
     CONF_TARGET_SOC_ENTITY,
     DOMAIN,
+    SUBENTRY_DEVICE,
 )
+from custom_components.flatpeak.migration import account_unique_id  # noqa: E402
+from custom_components.flatpeak.runtime import FlatpeakRuntimeData  # noqa: E402
 from flatpeak_sandbox import DEFAULT_DEVICE_ID  # noqa: E402
 
 SOC = "sensor.battery_soc"
@@ -144,25 +153,94 @@ def battery(hass: HomeAssistant) -> None:
 
 @pytest.fixture
 def options() -> dict[str, Any]:
-    """Return the entry's options (override in a test module to change them)."""
+    """Return the device's options (override in a test module to change them)."""
     return {**MAPPING, **BEHAVIOUR}
+
+
+# The device subentry of ``config_entry`` (not its entry ID: the tests would
+# not see the one used for the other).
+SUBENTRY_ID = "01JDEVICESUBENTRY0000000001"
+DEVICE_TITLE = "Sandbox Energy Sandbox Battery 10"
+
+
+def device_subentry_data(
+    device_id: str,
+    options: Mapping[str, Any],
+    *,
+    subentry_id: str,
+    title: str = DEVICE_TITLE,
+) -> ConfigSubentryDataWithId:
+    """Return a device subentry as Home Assistant stores it."""
+    return {
+        "data": {CONF_DEVICE_ID: device_id, **options},
+        "subentry_id": subentry_id,
+        "subentry_type": SUBENTRY_DEVICE,
+        "title": title,
+        "unique_id": device_id,
+    }
+
+
+def account_data(sandbox: FlatpeakSandbox) -> dict[str, Any]:
+    """Return the data of the sandbox's account entry."""
+    return {
+        CONF_ACCOUNT_ID: sandbox.account_id,
+        CONF_SECRET_KEY: sandbox.secret_key,
+        CONF_API_URL: sandbox.url,
+    }
 
 
 @pytest.fixture
 def config_entry(sandbox: FlatpeakSandbox, options: dict[str, Any]) -> MockConfigEntry:
-    """Return a Flatpeak entry pointing at the sandbox."""
+    """Return a Flatpeak account entry on the sandbox, with one device."""
+    data = account_data(sandbox)
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Sandbox Energy Sandbox Battery 10 (battery-0001)",
-        unique_id=DEFAULT_DEVICE_ID,
-        data={
-            CONF_ACCOUNT_ID: sandbox.account_id,
-            CONF_SECRET_KEY: sandbox.secret_key,
-            CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
-            CONF_API_URL: sandbox.url,
-        },
-        options=options,
+        version=2,
+        title=f"Flatpeak {sandbox.account_id}",
+        unique_id=account_unique_id(data),
+        data=data,
+        subentries_data=[
+            device_subentry_data(DEFAULT_DEVICE_ID, options, subentry_id=SUBENTRY_ID)
+        ],
     )
+
+
+def the_subentry(entry: MockConfigEntry) -> ConfigSubentry:
+    """Return the entry's only device subentry."""
+    [subentry] = entry.subentries.values()
+    return subentry
+
+
+def device_options(entry: MockConfigEntry) -> Mapping[str, Any]:
+    """Return the data (mapping and settings) of the entry's only device."""
+    return the_subentry(entry).data
+
+
+def runtime_of(entry: MockConfigEntry) -> FlatpeakRuntimeData:
+    """Return the loaded runtime of the entry's only device."""
+    [runtime] = entry.runtime_data.devices.values()
+    return runtime
+
+
+def device_entry(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> Any:
+    """Return the Home Assistant device of a Flatpeak device ID of ``entry``."""
+    from homeassistant.helpers import device_registry as dr
+
+    [device] = [
+        device
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(hass), entry.entry_id
+        )
+        if (DOMAIN, device_id) in device.identifiers
+    ]
+    return device
+
+
+def set_device_options(
+    hass: HomeAssistant, entry: MockConfigEntry, options: Mapping[str, Any]
+) -> None:
+    """Replace the data of the entry's only device (a loaded entry reloads)."""
+    hass.config_entries.async_update_subentry(entry, the_subentry(entry), data=options)
 
 
 def forget_received(sandbox: FlatpeakSandbox) -> None:
@@ -239,7 +317,7 @@ async def drain(
 ) -> None:
     """Step the clock by the backlog pace until the outbox is empty and shown."""
     for _ in range(steps):
-        if not entry.runtime_data.outbox:
+        if not runtime_of(entry).outbox:
             await shown(hass, freezer)
             return
         await advance(hass, freezer, 0.5)
@@ -346,7 +424,7 @@ class Clocks:
     async def drain(self, entry: MockConfigEntry) -> None:
         """``drain`` on both clocks."""
         for _ in range(1000):
-            if not entry.runtime_data.outbox:
+            if not runtime_of(entry).outbox:
                 return
             await self.advance(0.5)
         raise AssertionError("the outbox did not drain")

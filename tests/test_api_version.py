@@ -8,7 +8,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flatpeak.api import API_VERSION
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, set_soc, state_of
+from .conftest import advance, runtime_of, set_soc, state_of
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -22,7 +22,7 @@ async def test_an_account_refusing_the_pinned_version_loses_no_record(
     """Flatpeak answers 422 ``api_version_not_supported`` when the account's
     default version is newer than the pin: that is no verdict on the record,
     so it stays queued and is delivered once the API takes it."""
-    runtime = init_integration.runtime_data
+    runtime = runtime_of(init_integration)
     sandbox.fail_next(422, endpoint="state", code="api_version_not_supported")
     set_soc(hass, 61)
     await advance(hass, freezer, 31)

@@ -5,6 +5,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import config_entries
 from homeassistant.components.energy.data import async_get_manager
+from homeassistant.config_entries import SOURCE_RECONFIGURE
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -26,13 +27,27 @@ from custom_components.flatpeak.batteries import (
     summed_power_kw,
     weighted_soc,
 )
-from custom_components.flatpeak.const import CONF_API_URL, CONF_SECRET_KEY, DOMAIN
+from custom_components.flatpeak.const import (
+    CONF_API_URL,
+    CONF_SECRET_KEY,
+    DOMAIN,
+    SUBENTRY_DEVICE,
+)
 from custom_components.flatpeak.issues import mapping_issue_id
 from custom_components.flatpeak.schemas import SECTION_ADVANCED
 from custom_components.flatpeak.sources import ENERGY_HAS_SOC
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import BEHAVIOUR, advance, settle, state_of
+from .conftest import (
+    BEHAVIOUR,
+    SUBENTRY_ID,
+    advance,
+    device_options,
+    runtime_of,
+    set_device_options,
+    settle,
+    state_of,
+)
 
 pytestmark = pytest.mark.usefixtures("at_start")
 TEST_DOMAIN = "test_battery_maker"
@@ -122,19 +137,40 @@ def battery_device(hass: HomeAssistant, name: str) -> str:
 
 
 async def credentials_done(hass: HomeAssistant, sandbox: FlatpeakSandbox) -> Any:
-    """Start the config flow and pass the credentials step."""
+    """Start the config flow and pass the credentials and device steps."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
-    return await hass.config_entries.flow.async_configure(
+    result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
             "account_id": sandbox.account_id,
             CONF_SECRET_KEY: sandbox.secret_key,
-            CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
             SECTION_ADVANCED: {CONF_API_URL: sandbox.url},
         },
     )
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: DEFAULT_DEVICE_ID}
+    )
+
+
+def created_options(result: Any) -> dict[str, Any]:
+    """Return the mapping and settings of the device the first run created."""
+    [subentry] = result["result"].subentries.values()
+    return {k: v for k, v in subentry.data.items() if k != CONF_DEVICE_ID}
+
+
+async def change_mapping(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
+    """Open the device's "Battery mapping" (its reconfigure menu's first option)."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_DEVICE),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
+    )
+    return await configure_change(hass, result, {"next_step_id": "battery_source"})
+
+
+async def configure_change(hass: HomeAssistant, result: Any, data: Any) -> Any:
+    return await hass.config_entries.subentries.async_configure(result["flow_id"], data)
 
 
 def suggested(result: Any) -> dict[str, Any]:
@@ -209,14 +245,14 @@ async def test_energy_dashboard_one_battery(
     assert "estimate_energy_remaining" not in fields
     assert "battery_power_sign" not in fields
     assert defaults(result)["energy_batteries"] == ["sensor.home_soc"]
-    assert result["description_placeholders"]["capacities"] == "home soc: ?"
+    assert result["description_placeholders"]["capacities"] == "home soc (?)"
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {"energy_batteries": ["sensor.home_soc"], "target_state_of_charge_percent": 90},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["options"] == {
+    assert created_options(result) == {
         **BEHAVIOUR,
         "state_of_charge_entity": "sensor.home_soc",
         "battery_power_entity": "sensor.home_power",
@@ -252,7 +288,7 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
         result["flow_id"], {"next_step_id": "battery_energy"}
     )
     assert result["description_placeholders"]["capacities"] == (
-        "home soc: 10 kWh, garage soc: 5 kWh"
+        "home soc (10 kWh), garage soc (5 kWh)"
     )
     assert defaults(result)["estimate_energy_remaining"] is False  # off by default
     result = await hass.config_entries.flow.async_configure(
@@ -265,9 +301,9 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
-    assert entry.options["battery_capacity_kwh_2"] == 5
+    assert created_options(result)["battery_capacity_kwh_2"] == 5
     await settle(hass)
-    assert entry.runtime_data.mapping.source == "energy_dashboard"
+    assert runtime_of(entry).mapping.source == "energy_dashboard"
 
     set_sensor(hass, "sensor.home_soc", 61, "%", "battery")
     body = await last_body(hass, freezer, sandbox)
@@ -290,7 +326,7 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
     await advance(hass, freezer, 31)
     assert len(sandbox.states()) == sent
     assert state_of(hass, "submission_status") == "waiting_for_data"
-    last_error = hass.states.get("sensor.flatpeak_battery_last_error")
+    last_error = hass.states.get("sensor.sandbox_energy_sandbox_battery_10_last_error")
     assert last_error is not None
     assert last_error.state == "waiting_for_data"
     assert last_error.attributes["entity_id"] == "sensor.garage_soc"
@@ -355,7 +391,7 @@ async def test_pick_the_battery_device(
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["options"]["mapping_source"] == "device"
+    assert created_options(result)["mapping_source"] == "device"
     await settle(hass)
     set_sensor(hass, "sensor.garage_soc", 41, "%", "battery")
     body = await last_body(hass, freezer, sandbox)
@@ -420,11 +456,10 @@ async def test_two_devices_prefill_only_what_is_unambiguous(
 async def test_single_battery_entry_of_0_1_0_loads_as_one_battery(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    mapping = init_integration.runtime_data.mapping
-    assert "mapping_source" not in init_integration.options
+    mapping = runtime_of(init_integration).mapping
+    assert "mapping_source" not in device_options(init_integration)
     assert mapping.source == "entities"
     assert len(mapping.batteries) == 1
-    assert init_integration.version == 1
 
 
 # --- several batteries: entities, options, repairs, renames -------------------
@@ -489,11 +524,12 @@ async def test_entities_of_two_batteries_weighted_by_capacity(
     diagnostics = await get_diagnostics_for_config_entry(
         hass, hass_client, two_battery_entry
     )
-    mapping = diagnostics["mapping"]
+    device = diagnostics["devices"][SUBENTRY_ID]
+    mapping = device["mapping"]
     assert mapping["source"] == "entities"
     assert mapping["more_batteries"][0]["soc_entity"] == "sensor.right_soc"
     assert mapping["more_batteries"][0]["capacity_kwh"] == 30
-    assert diagnostics["mapped_entities"]["sensor.right_soc"]["state"] == "41"
+    assert device["mapped_entities"]["sensor.right_soc"]["state"] == "41"
 
 
 async def test_rename_follows_the_second_battery(
@@ -506,10 +542,12 @@ async def test_rename_follows_the_second_battery(
         "sensor.right_soc", new_entity_id="sensor.right_battery_soc"
     )
     await settle(hass)
-    assert two_battery_entry.options["state_of_charge_entity_2"] == (
+    assert device_options(two_battery_entry)["state_of_charge_entity_2"] == (
         "sensor.right_battery_soc"
     )
-    assert two_battery_entry.options["state_of_charge_entity"] == "sensor.left_soc"
+    assert (
+        device_options(two_battery_entry)["state_of_charge_entity"] == "sensor.left_soc"
+    )
 
 
 async def test_missing_entity_of_the_second_battery_is_a_fixable_issue(
@@ -521,9 +559,7 @@ async def test_missing_entity_of_the_second_battery_is_a_fixable_issue(
     hass.states.async_remove("sensor.right_power")
     set_sensor(hass, "sensor.left_soc", 81, "%", "battery")
     await advance(hass, freezer, 1)
-    issue = issue_registry.async_get_issue(
-        DOMAIN, mapping_issue_id(two_battery_entry.entry_id)
-    )
+    issue = issue_registry.async_get_issue(DOMAIN, mapping_issue_id(SUBENTRY_ID))
     assert issue is not None
     assert issue.is_fixable
     assert issue.translation_placeholders is not None
@@ -536,28 +572,20 @@ async def test_options_add_and_remove_a_battery(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     set_battery(hass, "attic", 20, 0)
-    result = await hass.config_entries.options.async_init(two_battery_entry.entry_id)
+    result = await change_mapping(hass, two_battery_entry)
     assert result["step_id"] == "battery"
     assert suggested(result)["state_of_charge_entity_2"] == "sensor.right_soc"
-    sections = {
-        "submission": {
-            k: BEHAVIOUR[k]
-            for k in ("submit_on_change", "min_interval", "heartbeat_interval")
-        },
-        "outbox": {k: BEHAVIOUR[k] for k in ("outbox_max_age", "outbox_max_records")},
-    }
+    sections: dict[str, Any] = {}  # the mapping's form holds no settings
     mapping = {k: v for k, v in TWO_BATTERIES.items() if k != "mapping_source"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**mapping, **sections, "add_battery": True}
+    result = await configure_change(
+        hass, result, {**mapping, **sections, "add_battery": True}
     )
     # The same form with a third battery, nothing saved yet.
     assert result["step_id"] == "battery"
     assert "state_of_charge_entity_3" in map(str, result["data_schema"].schema)
-    assert two_battery_entry.options["battery_capacity_kwh_2"] == 30
+    assert device_options(two_battery_entry)["battery_capacity_kwh_2"] == 30
     third = {"battery_power_entity_3": "sensor.attic_power"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**mapping, **sections, **third}
-    )
+    result = await configure_change(hass, result, {**mapping, **sections, **third})
     assert result["errors"] == {"state_of_charge_entity_3": "state_of_charge_required"}
     # Battery 2 cleared: removed; battery 3 becomes battery 2.
     kept = {
@@ -566,18 +594,19 @@ async def test_options_add_and_remove_a_battery(
         if k not in ("state_of_charge_entity_2", "battery_power_entity_2")
     }
     kept.pop("battery_capacity_kwh_2")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    result = await configure_change(
+        hass,
+        result,
         {**kept, **sections, **third, "state_of_charge_entity_3": "sensor.attic_soc"},
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.ABORT
     await settle(hass)
-    options = two_battery_entry.options
+    options = device_options(two_battery_entry)
     assert options["state_of_charge_entity_2"] == "sensor.attic_soc"
     assert options["battery_power_entity_2"] == "sensor.attic_power"
     assert "state_of_charge_entity_3" not in options
     assert "battery_capacity_kwh_2" not in options
-    assert two_battery_entry.runtime_data.mapping.more_batteries == (
+    assert runtime_of(two_battery_entry).mapping.more_batteries == (
         Battery(soc_entity="sensor.attic_soc", power_entity="sensor.attic_power"),
     )
 
@@ -600,7 +629,7 @@ async def test_repair_offers_the_same_choice(
     set_battery(hass, "garage", 40, -1000, kwh=4)
     hass.states.async_remove(POWER)
     await advance(hass, freezer, 1)
-    issue_id = mapping_issue_id(init_integration.entry_id)
+    issue_id = mapping_issue_id(SUBENTRY_ID)
     flows = hass.data[REPAIRS]["flow_manager"]
     result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})
     assert result["type"] is FlowResultType.MENU
@@ -621,7 +650,7 @@ async def test_repair_offers_the_same_choice(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await settle(hass)
-    options = init_integration.options
+    options = device_options(init_integration)
     assert options["mapping_source"] == "device"
     assert options["state_of_charge_entity"] == "sensor.garage_soc"
     assert options["min_interval"] == BEHAVIOUR["min_interval"]  # kept
@@ -723,39 +752,33 @@ async def test_options_switch_to_the_energy_dashboard(
     sandbox: FlatpeakSandbox,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The options offer the same choice; the behaviour sections are kept apart."""
+    """The mapping offers the same choice; the settings are kept apart."""
     set_battery(hass, "home", 70, -1200)
     await save_dashboard(hass, dashboard_battery("home", capacity=8))
-    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    result = await change_mapping(hass, init_integration)
     assert result["type"] is FlowResultType.MENU
     assert result["menu_options"] == ["battery_energy", "battery"]
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "battery_energy"}
-    )
+    result = await configure_change(hass, result, {"next_step_id": "battery_energy"})
     assert result["step_id"] == "battery_energy"
     # The stored target and reserve are suggested.
     assert suggested(result)["target_state_of_charge_entity"] == "sensor.battery_target"
     assert suggested(result)["backup_reserve_percent"] == 20
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    result = await configure_change(
+        hass,
+        result,
         {
             "energy_batteries": ["sensor.home_soc"],
             "target_state_of_charge_entity": "sensor.battery_target",
             "backup_reserve_percent": 20,
             "estimate_energy_remaining": True,
-            "submission": {
-                "submit_on_change": True,
-                "min_interval": 10,
-                "heartbeat_interval": 5,
-            },
-            "outbox": {"outbox_max_age": 24, "outbox_max_records": 10000},
         },
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
     await settle(hass)
-    assert dict(init_integration.options) == {
+    assert dict(device_options(init_integration)) == {
+        CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
         **BEHAVIOUR,
-        "min_interval": 10,
         "state_of_charge_entity": "sensor.home_soc",
         "battery_power_entity": "sensor.home_power",
         "battery_capacity_kwh": 8,
@@ -795,12 +818,94 @@ async def test_options_energy_form_shows_what_is_stored(
         "mapping_source": "energy_dashboard",
     }
     config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(config_entry, options=stored)
+    set_device_options(
+        hass, config_entry, {CONF_DEVICE_ID: DEFAULT_DEVICE_ID, **stored}
+    )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await settle(hass)
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "battery_energy"}
-    )
+    result = await change_mapping(hass, config_entry)
+    result = await configure_change(hass, result, {"next_step_id": "battery_energy"})
     assert defaults(result)["energy_batteries"] == ["sensor.home_soc"]
     assert suggested(result)["estimate_energy_remaining"] is True
+
+
+@newest_only
+async def test_energy_form_names_each_battery_with_its_capacity(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """The battery's name (its device's), and its capacity beside it: not
+    "Garage State of charge: 13.5 kWh", which reads as a state of charge in kWh."""
+    battery_device(hass, "garage")
+    set_battery(hass, "garage", 40, 0)
+    hass.states.async_set(
+        "sensor.garage_soc",
+        "40",
+        {
+            "unit_of_measurement": "%",
+            "device_class": "battery",
+            "friendly_name": "Garage State of charge",
+        },
+    )
+    await save_dashboard(hass, dashboard_battery("garage", capacity=13.5))
+    result = await credentials_done(hass, sandbox)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "battery_energy"}
+    )
+    assert result["description_placeholders"]["capacities"] == "Garage (13.5 kWh)"
+    [marker] = [k for k in result["data_schema"].schema if str(k) == "energy_batteries"]
+    options = result["data_schema"].schema[marker].config["options"]
+    assert options == [{"value": "sensor.garage_soc", "label": "Garage"}]
+
+
+async def test_the_entities_form_keeps_the_estimate(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A one-battery mapping with the capacity x state of charge estimate (as the
+    Energy dashboard saves it) keeps its capacity and the estimate when it is
+    changed in the entities form (the repair's path too): they are in the form."""
+    set_battery(hass, "home", 50, -1000)
+    stored = {
+        **BEHAVIOUR,
+        "state_of_charge_entity": "sensor.home_soc",
+        "battery_power_entity": "sensor.home_power",
+        "battery_capacity_kwh": 8,
+        "battery_power_sign": "positive_discharging",
+        "target_state_of_charge_percent": 90,
+        "estimate_energy_remaining": True,
+        "mapping_source": "energy_dashboard",
+    }
+    config_entry.add_to_hass(hass)
+    set_device_options(
+        hass, config_entry, {CONF_DEVICE_ID: DEFAULT_DEVICE_ID, **stored}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await settle(hass)
+    result = await change_mapping(hass, config_entry)
+    # No dashboard battery and no battery device here: the entities form.
+    assert result["step_id"] == "battery"
+    shown = suggested(result)
+    assert shown["battery_capacity_kwh"] == 8
+    assert shown["estimate_energy_remaining"] is True
+    # The target changes; the rest is saved as shown.
+    result = await configure_change(
+        hass,
+        result,
+        {
+            k: v
+            for k, v in {**shown, "target_state_of_charge_percent": 95}.items()
+            if v is not None
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass)
+    options = device_options(config_entry)
+    assert options["battery_capacity_kwh"] == 8
+    assert options["estimate_energy_remaining"] is True
+    assert options["mapping_source"] == "entities"
+    set_sensor(hass, "sensor.home_soc", 75, "%", "battery")
+    body = await last_body(hass, freezer, sandbox)
+    assert body["energy_remaining_kwh"] == 6  # 8 kWh x 75 %, still estimated
+    assert body["target_state_of_charge_percent"] == 95

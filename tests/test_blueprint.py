@@ -12,6 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.automation.config import async_validate_config_item
 from homeassistant.components.blueprint.models import Blueprint, BlueprintInputs
 from homeassistant.components.blueprint.schemas import BLUEPRINT_SCHEMA
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
@@ -20,7 +21,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, set_soc
+from .conftest import (
+    BEHAVIOUR,
+    MAPPING,
+    advance,
+    device_entry,
+    device_subentry_data,
+    forget_received,
+    set_soc,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINT = ROOT / "blueprints" / "automation" / "flatpeak" / "submit_on_change.yaml"
@@ -51,10 +60,19 @@ def test_the_blueprint_loads_through_home_assistants_schema() -> None:
     blueprint = load()
     assert blueprint.domain == "automation"
     assert blueprint.validate() is None  # this Home Assistant meets min_version
-    assert set(blueprint.inputs) == {"trigger_entity", "condition", "config_entry"}
+    assert set(blueprint.inputs) == {
+        "trigger_entity",
+        "condition",
+        "config_entry",
+        "device",
+    }
     assert blueprint.inputs["config_entry"]["selector"] == {
         "config_entry": {"integration": "flatpeak"}
     }
+    assert blueprint.inputs["device"]["selector"]["device"]["filter"] == [
+        {"integration": "flatpeak"}
+    ]
+    assert blueprint.inputs["device"]["default"] == ""
     assert blueprint.inputs["condition"]["default"] == []
     assert "default" not in blueprint.inputs["trigger_entity"]
 
@@ -91,7 +109,7 @@ async def test_the_blueprint_instantiates_with_inputs(hass: HomeAssistant) -> No
     assert automation["actions"] == [
         {
             "action": "flatpeak.submit_device_state",
-            "data": {"config_entry_id": "entry1"},
+            "data": {"config_entry_id": "entry1", "device": ""},
         }
     ]
     # Valid for the automation integration as it is.
@@ -171,3 +189,38 @@ async def test_the_optional_condition_holds_submissions_back(
     )
     await change_price(hass, freezer, "0.20")
     assert len(sandbox.states()) == 1
+
+
+async def test_the_chosen_device_of_an_account_submits(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    blueprint_home: None,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+) -> None:
+    """With two devices in the account, the blueprint submits for the one chosen."""
+    freezer.move_to(NOW)
+    sandbox.add_device("dev_demo2")
+    hass.config_entries.async_add_subentry(
+        init_integration,
+        ConfigSubentry(
+            **device_subentry_data(
+                "dev_demo2",
+                {**MAPPING, **BEHAVIOUR},
+                subentry_id="01JDEVICESUBENTRY0000000002",
+                title="Loft battery",
+            )
+        ),
+    )
+    await advance(hass, freezer, 1)
+    forget_received(sandbox)
+    hass.states.async_set(PRICE, "0.30", {"unit_of_measurement": "EUR/kWh"})
+    device = device_entry(hass, init_integration, "dev_demo2")
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {"automation": use_blueprint(init_integration.entry_id, device=device.id)},
+    )
+    await change_price(hass, freezer, "0.25")
+    assert len(sandbox.states("dev_demo2")) == 1
+    assert sandbox.states() == []  # not the account's other device

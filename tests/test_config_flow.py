@@ -1,9 +1,13 @@
-"""Every branch of the config, options, reauth and reconfigure flows, live against the sandbox."""
+"""Every branch of the account's flows (first run, reauth, reconfigure), live against the sandbox.
+
+The device subentry flow (add a device, change it) is in test_device_flow.py.
+"""
 
 from typing import Any
 from unittest.mock import patch
 
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -11,56 +15,52 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
-from syrupy.filters import props
+from syrupy.filters import paths, props
 
 from custom_components.flatpeak.api import api_url_is_safe
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_URL,
     CONF_ENERGY_ENTITY,
-    CONF_HEARTBEAT_INTERVAL,
-    CONF_MIN_INTERVAL,
-    CONF_OUTBOX_MAX_AGE,
-    CONF_OUTBOX_MAX_RECORDS,
     CONF_POWER_ENTITY,
     CONF_RESERVE_ENTITY,
     CONF_SECRET_KEY,
     CONF_SOC_ENTITY,
-    CONF_SUBMIT_ON_CHANGE,
     CONF_TARGET_SOC_ENTITY,
     CONF_TARGET_SOC_PERCENT,
     DOMAIN,
 )
 from custom_components.flatpeak.flow_validation import VALIDATION_TIMEOUT
-from custom_components.flatpeak.mapping_forms import CONF_ADD_BATTERY
-from custom_components.flatpeak.schemas import (
-    MAPPING_SCHEMA,
-    SECTION_ADVANCED,
-    SECTION_OUTBOX,
-    SECTION_SUBMISSION,
-)
+from custom_components.flatpeak.schemas import SECTION_ADVANCED
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
     BEHAVIOUR,
+    DEVICE_TITLE,
     ENERGY,
     FROM_ENTITIES,
     MAPPING,
     POWER,
     RESERVE,
     SOC,
+    SUBENTRY_ID,
     SandboxFactory,
+    forget_received,
     settle,
 )
 
 pytestmark = pytest.mark.usefixtures("battery")
+
+# What the flow result's snapshot leaves out: what varies from run to run
+# (the sandbox's URL is part of the account's unique ID).
+IGNORED = props("flow_id", "entry_id", "result", "api_url", "created_at")
+ACCOUNT_UNIQUE_ID = paths("context.unique_id")
 
 
 def entry_data(sandbox: FlatpeakSandbox, **changes: str) -> dict[str, str]:
     return {
         CONF_ACCOUNT_ID: sandbox.account_id,
         CONF_SECRET_KEY: sandbox.secret_key,
-        CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
         CONF_API_URL: sandbox.url,
         **changes,
     }
@@ -71,6 +71,31 @@ def credentials(sandbox: FlatpeakSandbox, **changes: str) -> dict[str, Any]:
     data: dict[str, Any] = entry_data(sandbox, **changes)
     data[SECTION_ADVANCED] = {CONF_API_URL: data.pop(CONF_API_URL)}
     return data
+
+
+async def to_battery_step(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> dict[str, Any]:
+    """Start the first run and pass the credentials and device steps."""
+    result = await to_device_step(hass, sandbox)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: DEFAULT_DEVICE_ID}
+    )
+    assert result["step_id"] == "battery"
+    return result
+
+
+async def to_device_step(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, **changes: str
+) -> dict[str, Any]:
+    """Start the first run and pass the credentials step."""
+    result = await start_advanced(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **changes)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "device", result.get("errors")
+    return result
 
 
 def suggestions(result: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +128,6 @@ async def start_advanced(hass: HomeAssistant) -> dict[str, Any]:
     assert set(map(str, result["data_schema"].schema)) == {
         CONF_ACCOUNT_ID,
         CONF_SECRET_KEY,
-        CONF_DEVICE_ID,
         SECTION_ADVANCED,
     }
     return result
@@ -117,21 +141,45 @@ async def test_full_flow_advanced(
         result["flow_id"],
         credentials(sandbox, **{CONF_ACCOUNT_ID: f"  {sandbox.account_id} "}),
     )
+    # The credentials are checked live (a token), then the first device.
+    assert [r.endpoint for r in sandbox.requests] == ["token"]
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "device"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: f" {DEFAULT_DEVICE_ID}\t"}
+    )
+    assert [r.endpoint for r in sandbox.requests][1:] == ["token", "device"]
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "battery"
     assert result["errors"] == {}
+    assert result["description_placeholders"] == {"title": DEVICE_TITLE}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sandbox Energy Sandbox Battery 10 (battery-0001)"
+    assert result["title"] == f"Flatpeak {sandbox.account_id}"
     assert result["data"] == entry_data(sandbox)
-    assert result["options"] == {**MAPPING, **BEHAVIOUR, **FROM_ENTITIES}
-    assert result["result"].unique_id == DEFAULT_DEVICE_ID
-    # Validated live: a token, then the device.
-    assert [r.endpoint for r in sandbox.requests][:2] == ["token", "device"]
+    assert result["options"] == {}
+    entry = result["result"]
+    assert entry.version == 2
+    assert entry.unique_id == f"{sandbox.account_id}@{sandbox.url}"
+    [subentry] = entry.subentries.values()
+    assert subentry.subentry_type == "device"
+    assert subentry.unique_id == DEFAULT_DEVICE_ID
+    assert subentry.title == DEVICE_TITLE
+    assert dict(subentry.data) == {
+        CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
+        **MAPPING,
+        **BEHAVIOUR,
+        **FROM_ENTITIES,
+    }
     # The whole result, as core's flow tests keep it (the sandbox's URL varies).
     assert result == snapshot(
-        exclude=props("flow_id", "entry_id", "result", "api_url", "created_at")
+        exclude=lambda prop, path: (
+            IGNORED(prop=prop, path=path) or ACCOUNT_UNIQUE_ID(prop=prop, path=path)
+        )
     )
+    # Loaded: the device runs.
+    await settle(hass)
+    assert len(sandbox.states()) == 1
 
 
 async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
@@ -145,7 +193,6 @@ async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
     ("setup", "changes", "errors"),
     [
         (None, {CONF_SECRET_KEY: "sk_test_wrong"}, {CONF_SECRET_KEY: "invalid_auth"}),
-        (None, {CONF_DEVICE_ID: "dev_unknown"}, {CONF_DEVICE_ID: "device_not_found"}),
         (
             None,
             {CONF_API_URL: "http://192.0.2.1:8080"},
@@ -161,15 +208,7 @@ async def test_api_url_defaults_to_flatpeak(hass: HomeAssistant) -> None:
         ("token:503", {}, {"base": "cannot_connect"}),
         ("token:drop", {}, {"base": "cannot_connect"}),
         ("token:garbage", {}, {"base": "unknown"}),
-        ("device:409", {}, {"base": "unknown"}),
         (None, {CONF_ACCOUNT_ID: "acc one"}, {CONF_ACCOUNT_ID: "invalid_account_id"}),
-        (
-            None,
-            {CONF_DEVICE_ID: "dev_x/../../auth/tokens"},
-            {CONF_DEVICE_ID: "invalid_device_id"},
-        ),
-        (None, {CONF_DEVICE_ID: "dev_x?y=1"}, {CONF_DEVICE_ID: "invalid_device_id"}),
-        (None, {CONF_DEVICE_ID: "x"}, {CONF_DEVICE_ID: "invalid_device_id"}),
     ],
 )
 async def test_user_step_errors_then_recovery(
@@ -199,46 +238,110 @@ async def test_user_step_errors_then_recovery(
     typed = credentials(sandbox, **changes)
     suggested = suggestions(result)
     assert suggested[CONF_ACCOUNT_ID] == typed[CONF_ACCOUNT_ID]
-    assert suggested[CONF_DEVICE_ID] == typed[CONF_DEVICE_ID]
     assert suggested[CONF_SECRET_KEY] == (
         None if CONF_SECRET_KEY in errors else typed[CONF_SECRET_KEY]
     )
     assert suggested[SECTION_ADVANCED] == typed[SECTION_ADVANCED]
-    # The section opens when its field has the error.
-    assert advanced_section(result).options == {
-        "collapsed": SECTION_ADVANCED not in errors
-    }
+    # The section opens when its field has the error, or when the error asks
+    # to check the API URL.
+    url_error = SECTION_ADVANCED in errors or errors.get("base") in (
+        "cannot_connect",
+        "timeout",
+    )
+    assert advanced_section(result).options == {"collapsed": not url_error}
     await finish_user_flow(hass, sandbox, result)
 
 
 async def finish_user_flow(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, result: dict[str, Any]
 ) -> None:
-    """Recover: valid credentials, then the mapping, create the entry."""
+    """Recover: valid credentials, the device, then the mapping: the entry."""
+    if result["step_id"] == "user":
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], credentials(sandbox)
+        )
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox)
+        result["flow_id"], {CONF_DEVICE_ID: DEFAULT_DEVICE_ID}
     )
     assert result["step_id"] == "battery"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == DEFAULT_DEVICE_ID
+    [subentry] = result["result"].subentries.values()
+    assert subentry.unique_id == DEFAULT_DEVICE_ID
+
+
+@pytest.mark.parametrize(
+    ("setup", "device_id", "errors"),
+    [
+        (None, "dev_unknown", {CONF_DEVICE_ID: "device_not_found"}),
+        (None, "dev_x/../../auth/tokens", {CONF_DEVICE_ID: "invalid_device_id"}),
+        (None, "dev_x?y=1", {CONF_DEVICE_ID: "invalid_device_id"}),
+        (None, "x", {CONF_DEVICE_ID: "invalid_device_id"}),
+        ("device:409", DEFAULT_DEVICE_ID, {"base": "unknown"}),
+        ("device:503", DEFAULT_DEVICE_ID, {"base": "cannot_connect"}),
+        ("token:429", DEFAULT_DEVICE_ID, {"base": "rate_limited"}),
+    ],
+)
+async def test_device_step_errors_then_recovery(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    setup: str | None,
+    device_id: str,
+    errors: dict[str, str],
+) -> None:
+    result = await to_device_step(hass, sandbox)
+    if setup:
+        endpoint, status = setup.split(":")
+        sandbox.fail_next(int(status), endpoint=endpoint)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: device_id}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "device"
+    assert result["errors"] == errors
+    # What was typed stays.
+    assert suggestions(result)[CONF_DEVICE_ID] == device_id
+    await finish_user_flow(hass, sandbox, result)
+
+
+async def test_a_device_of_another_account_entry_is_an_error_on_its_field(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    make_sandbox: SandboxFactory,
+    config_entry: MockConfigEntry,
+) -> None:
+    """The same device behind another URL (another account entry): refused."""
+    config_entry.add_to_hass(hass)
+    other = await make_other_sandbox_account(make_sandbox, sandbox)
+    result = await to_device_step(hass, sandbox, **{CONF_API_URL: other.url})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: DEFAULT_DEVICE_ID}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "device_already_configured"}
+    assert result["description_placeholders"] == {"account": config_entry.title}
+    assert suggestions(result)[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+
+
+async def make_other_sandbox_account(
+    make_sandbox: SandboxFactory, sandbox: FlatpeakSandbox
+) -> FlatpeakSandbox:
+    """Serve the same account (and its device) at another URL."""
+    return await make_sandbox(account_id=sandbox.account_id)
 
 
 async def test_ids_are_trimmed(hass: HomeAssistant, sandbox: FlatpeakSandbox) -> None:
-    result = await start_advanced(hass)
+    result = await to_device_step(
+        hass, sandbox, **{CONF_SECRET_KEY: f" {sandbox.secret_key}\n"}
+    )
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        credentials(
-            sandbox,
-            **{
-                CONF_DEVICE_ID: f"\t{DEFAULT_DEVICE_ID} ",
-                CONF_SECRET_KEY: f" {sandbox.secret_key}\n",
-            },
-        ),
+        result["flow_id"], {CONF_DEVICE_ID: f"\t{DEFAULT_DEVICE_ID} "}
     )
     result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == entry_data(sandbox)
+    [subentry] = result["result"].subentries.values()
+    assert subentry.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
 
 
 async def test_unexpected_exception(
@@ -288,31 +391,53 @@ def test_validation_timeout_is_under_ten_seconds() -> None:
     assert VALIDATION_TIMEOUT <= 10
 
 
-async def test_already_configured(
+async def test_an_account_already_set_up_is_an_error_on_its_field(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
 ) -> None:
+    """Never an abort that loses what was typed: the form says where to go."""
     config_entry.add_to_hass(hass)
     result = await start_advanced(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], credentials(sandbox)
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ACCOUNT_ID: "account_already_configured"}
+    assert suggestions(result)[CONF_SECRET_KEY] == sandbox.secret_key
+    assert sandbox.requests == []  # refused before asking Flatpeak
 
 
-async def test_several_devices_allowed(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+async def test_the_same_account_at_another_url_is_another_account(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    make_sandbox: SandboxFactory,
+    config_entry: MockConfigEntry,
 ) -> None:
     config_entry.add_to_hass(hass)
-    sandbox.add_device("dev_second", reference_id="garage")
-    result = await start_advanced(hass)
+    other = await make_other_sandbox_account(make_sandbox, sandbox)
+    other.add_device("dev_staging")
+    result = await to_device_step(hass, sandbox, **{CONF_API_URL: other.url})
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_second"})
+        result["flow_id"], {CONF_DEVICE_ID: "dev_staging"}
     )
     result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Sandbox Energy Sandbox Battery 10 (garage)"
+    assert result["result"].unique_id == f"{sandbox.account_id}@{other.url}"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+
+
+async def test_device_title_is_what_flatpeak_says(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox
+) -> None:
+    """Manufacturer and model, else the reference, else the device ID."""
+    sandbox.add_device("dev_ref", manufacturer=None, model=None)
+    sandbox.add_device("dev_bare", manufacturer=None, model=None, reference_id=None)
+    for device_id, title in (("dev_ref", "battery-_ref"), ("dev_bare", "dev_bare")):
+        result = await to_device_step(hass, sandbox)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_DEVICE_ID: device_id}
+        )
+        assert result["description_placeholders"] == {"title": title}
+        hass.config_entries.flow.async_abort(result["flow_id"])
 
 
 UNITLESS = "sensor.battery_level_fraction"
@@ -379,10 +504,7 @@ async def test_battery_step_rejects_unusable_mappings(
 ) -> None:
     # A battery sensor whose 0.55 may be a fraction: no unit, refused.
     hass.states.async_set(UNITLESS, "0.55", {"device_class": "battery"})
-    result = await start_advanced(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox)
-    )
+    result = await to_battery_step(hass, sandbox)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], mapping)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "battery"
@@ -402,10 +524,7 @@ async def test_battery_step_minimal_mapping_and_registry_units(
         suggested_object_id="inverter_power",
         unit_of_measurement="kW",
     )
-    result = await start_advanced(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox)
-    )
+    result = await to_battery_step(hass, sandbox)
     mapping = {
         CONF_SOC_ENTITY: SOC,
         CONF_TARGET_SOC_PERCENT: 90,
@@ -414,8 +533,9 @@ async def test_battery_step_minimal_mapping_and_registry_units(
     }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], mapping)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["options"][CONF_TARGET_SOC_PERCENT] == 90
-    assert result["options"]["battery_power_sign"] == "positive_discharging"
+    [subentry] = result["result"].subentries.values()
+    assert subentry.data[CONF_TARGET_SOC_PERCENT] == 90
+    assert subentry.data["battery_power_sign"] == "positive_discharging"
 
 
 @pytest.mark.parametrize(
@@ -439,62 +559,6 @@ def test_api_url_is_safe(url: str, safe: bool) -> None:
     assert api_url_is_safe(url) is safe
 
 
-def options_input(options: dict[str, Any]) -> dict[str, Any]:
-    """Return what the options form sends: behaviour options sit in sections."""
-    data = dict(options)
-    submission = {
-        key: data.pop(key)
-        for key in (CONF_SUBMIT_ON_CHANGE, CONF_MIN_INTERVAL, CONF_HEARTBEAT_INTERVAL)
-    }
-    outbox = {
-        key: data.pop(key) for key in (CONF_OUTBOX_MAX_AGE, CONF_OUTBOX_MAX_RECORDS)
-    }
-    return {**data, SECTION_SUBMISSION: submission, SECTION_OUTBOX: outbox}
-
-
-async def test_options_flow(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
-) -> None:
-    result = await hass.config_entries.options.async_init(init_integration.entry_id)
-    assert result["type"] is FlowResultType.FORM
-    # No battery device and no Energy dashboard: the entities form opens directly.
-    assert result["step_id"] == "battery"
-    # Battery entities at the top (each field shows its own error), then sections.
-    schema = {str(key): value for key, value in result["data_schema"].schema.items()}
-    assert set(schema) == {
-        *MAPPING_SCHEMA.schema,
-        CONF_ADD_BATTERY,
-        SECTION_SUBMISSION,
-        SECTION_OUTBOX,
-    }
-    assert schema[SECTION_SUBMISSION].options == {"collapsed": False}
-    assert schema[SECTION_OUTBOX].options == {"collapsed": True}
-    # Pre-filled with the stored options, sections included.
-    assert suggestions(result)[CONF_SOC_ENTITY] == SOC
-    submission = {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in schema[SECTION_SUBMISSION].schema.schema
-    }
-    assert submission[CONF_MIN_INTERVAL] == BEHAVIOUR[CONF_MIN_INTERVAL]
-    new = {**without(MAPPING, CONF_POWER_ENTITY), **BEHAVIOUR, CONF_MIN_INTERVAL: 60.0}
-    bad = {**new, CONF_ENERGY_ENTITY: SOC}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], options_input(bad)
-    )
-    assert result["errors"] == {CONF_ENERGY_ENTITY: "invalid_energy_unit"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], options_input(new)
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await settle(hass)
-    assert init_integration.options == {**new, CONF_MIN_INTERVAL: 60, **FROM_ENTITIES}
-    assert isinstance(init_integration.options[CONF_MIN_INTERVAL], int)
-    # Saving reloaded the entry: the new coordinator uses the new options.
-    coordinator = init_integration.runtime_data
-    assert coordinator.settings.min_interval.total_seconds() == 60
-    assert coordinator.mapping.power_entity is None
-
-
 async def test_reauth(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
 ) -> None:
@@ -502,6 +566,7 @@ async def test_reauth(
     result = await init_integration.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
     assert result["description_placeholders"]["account_id"] == sandbox.account_id
+    assert result["description_placeholders"]["devices"] == DEVICE_TITLE
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SECRET_KEY: "sk_test_old"}
     )
@@ -511,8 +576,13 @@ async def test_reauth(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
-    assert init_integration.data[CONF_SECRET_KEY] == "sk_test_rotated"
-    assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+    assert init_integration.data == entry_data(
+        sandbox, **{CONF_SECRET_KEY: "sk_test_rotated"}
+    )
+    await settle(hass)
+    # Reloaded with the new key: the device's start snapshot is delivered.
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert len(sandbox.states()) == 1
 
 
 async def test_reauth_succeeds_while_the_device_is_unknown(
@@ -522,7 +592,7 @@ async def test_reauth_succeeds_while_the_device_is_unknown(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """Re-authentication is about the credentials: a device Flatpeak does not
-    know must not block it; the reloaded entry raises the device repair."""
+    know must not block it; the reloaded account raises the device repair."""
     sandbox.secret_key = "sk_test_rotated"
     sandbox.unknown_device = True
     result = await init_integration.start_reauth_flow(hass)
@@ -533,9 +603,7 @@ async def test_reauth_succeeds_while_the_device_is_unknown(
     assert result["reason"] == "reauth_successful"
     assert init_integration.data[CONF_SECRET_KEY] == "sk_test_rotated"
     await hass.async_block_till_done()
-    assert issue_registry.async_get_issue(
-        DOMAIN, f"device_not_found_{init_integration.entry_id}"
-    )
+    assert issue_registry.async_get_issue(DOMAIN, f"device_not_found_{SUBENTRY_ID}")
 
 
 async def test_reauth_empty_secret_tries_the_stored_one(
@@ -548,64 +616,51 @@ async def test_reauth_empty_secret_tries_the_stored_one(
     assert result["errors"] == {CONF_SECRET_KEY: "invalid_auth"}
     # Flatpeak accepts the stored key again (e.g. it was refused by mistake).
     sandbox.secret_key = stored
+    forget_received(sandbox)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SECRET_KEY: ""}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert init_integration.data[CONF_SECRET_KEY] == stored
+    # Nothing changed, yet the account reloaded (and so resumed).
+    await settle(hass)
+    assert sandbox.requests_to("device")
 
 
-async def test_reconfigure_to_another_device_aborts(
-    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
-) -> None:
-    """An entry stays with its device: another device is a new entry."""
-    sandbox.add_device("dev_new", reference_id="new-battery")
-    before = dict(init_integration.data)
-    result = await init_integration.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
-    suggested = suggestions(result)
-    assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
-    assert suggested[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
-    assert suggested[CONF_SECRET_KEY] is None  # the stored key never reaches the form
-    assert suggested[SECTION_ADVANCED] == {CONF_API_URL: sandbox.url}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_missing"})
-    )
-    assert result["errors"] == {CONF_DEVICE_ID: "device_not_found"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_new"})
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "another_device"
-    assert result["description_placeholders"] == {"device_id": DEFAULT_DEVICE_ID}
-    assert init_integration.unique_id == DEFAULT_DEVICE_ID
-    assert dict(init_integration.data) == before
-
-
-async def test_reconfigure_same_device_keeps_title_and_stored_secret(
+async def test_reconfigure_keeps_title_devices_and_stored_secret(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
     make_sandbox: SandboxFactory,
     init_integration: MockConfigEntry,
 ) -> None:
-    hass.config_entries.async_update_entry(init_integration, title="Garage battery")
+    hass.config_entries.async_update_entry(init_integration, title="Home account")
     stored = init_integration.data[CONF_SECRET_KEY]
     # The same account and device behind another URL; the secret key left empty.
-    other_url = (await make_sandbox()).url
+    other = await make_other_sandbox_account(make_sandbox, sandbox)
     result = await init_integration.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    suggested = suggestions(result)
+    assert suggested[CONF_ACCOUNT_ID] == sandbox.account_id
+    assert suggested[CONF_SECRET_KEY] is None  # the stored key never reaches the form
+    assert suggested[SECTION_ADVANCED] == {CONF_API_URL: sandbox.url}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        credentials(sandbox, **{CONF_SECRET_KEY: "", CONF_API_URL: other_url}),
+        credentials(sandbox, **{CONF_SECRET_KEY: "", CONF_API_URL: other.url}),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert init_integration.title == "Garage battery"
+    assert init_integration.title == "Home account"
     assert init_integration.data == entry_data(
-        sandbox, **{CONF_SECRET_KEY: stored, CONF_API_URL: other_url}
+        sandbox, **{CONF_SECRET_KEY: stored, CONF_API_URL: other.url}
     )
+    assert init_integration.unique_id == f"{sandbox.account_id}@{other.url}"
+    assert [s.unique_id for s in init_integration.subentries.values()] == [
+        DEFAULT_DEVICE_ID
+    ]
     await settle(hass)
-    assert init_integration.runtime_data.client.base_url == other_url
+    assert init_integration.runtime_data.client.base_url == other.url
+    assert len(other.states()) == 1  # the reloaded device's start snapshot
 
 
 async def test_reconfigure_new_secret_kept_after_an_error(
@@ -625,18 +680,73 @@ async def test_reconfigure_new_secret_kept_after_an_error(
     )
     assert result["reason"] == "reconfigure_successful"
     assert init_integration.data[CONF_SECRET_KEY] == "sk_test_new"
+    await settle(hass)
 
 
-async def test_reconfigure_to_a_configured_device_aborts(
+async def test_reconfigure_checks_the_account_id(
     hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
 ) -> None:
-    sandbox.add_device("dev_other")
-    MockConfigEntry(domain=DOMAIN, unique_id="dev_other", data={}).add_to_hass(hass)
     result = await init_integration.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], credentials(sandbox, **{CONF_DEVICE_ID: "dev_other"})
+        result["flow_id"], credentials(sandbox, **{CONF_ACCOUNT_ID: "acc one"})
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "another_device"
-    assert init_integration.unique_id == DEFAULT_DEVICE_ID
-    assert init_integration.data[CONF_DEVICE_ID] == DEFAULT_DEVICE_ID
+    assert result["errors"] == {CONF_ACCOUNT_ID: "invalid_account_id"}
+    assert sandbox.requests == []
+
+
+async def test_reconfigure_to_another_account_is_an_error_on_its_field(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> None:
+    """The entry is its account: another account ID is a new entry."""
+    before = dict(init_integration.data)
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_ACCOUNT_ID: "acc_other"})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ACCOUNT_ID: "another_account"}
+    assert suggestions(result)[CONF_ACCOUNT_ID] == "acc_other"
+    assert dict(init_integration.data) == before
+
+
+async def test_reconfigure_onto_another_entrys_account_is_refused(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    make_sandbox: SandboxFactory,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Moving to the URL where another entry has the same account: refused."""
+    other = await make_other_sandbox_account(make_sandbox, sandbox)
+    MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        unique_id=f"{sandbox.account_id}@{other.url}",
+        data=entry_data(sandbox, **{CONF_API_URL: other.url}),
+    ).add_to_hass(hass)
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox, **{CONF_API_URL: other.url})
+    )
+    assert result["errors"] == {SECTION_ADVANCED: "account_already_configured"}
+    assert advanced_section(result).options == {"collapsed": False}
+    assert init_integration.data[CONF_API_URL] == sandbox.url
+
+
+async def test_reconfigure_repairs_an_entry_that_failed_to_set_up(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, config_entry: MockConfigEntry
+) -> None:
+    """An entry that is not loaded has no update listener: reconfigure reloads it."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={**config_entry.data, CONF_API_URL: f"http://192.0.2.1:{sandbox.port}"},
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], credentials(sandbox)
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await settle(hass)
+    assert config_entry.state is ConfigEntryState.LOADED

@@ -30,8 +30,8 @@ def test_the_api_client_reads_the_clock_it_is_given() -> None:
     assert reads == [("client.py", "return datetime.now(UTC)")]
 
 
-def test_options_flow_hook_takes_our_typed_entry() -> None:
+def test_subentry_types_hook_takes_our_typed_entry() -> None:
     hints = inspect.get_annotations(
-        FlatpeakConfigFlow.async_get_options_flow, eval_str=True
+        FlatpeakConfigFlow.async_get_supported_subentry_types, eval_str=True
     )
     assert hints["config_entry"] is FlatpeakConfigEntry

@@ -12,19 +12,25 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import paths
 
 from custom_components.flatpeak.const import DOMAIN
-from flatpeak_sandbox import FlatpeakSandbox
+from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import settle
+from .conftest import SUBENTRY_ID, device_entry, settle
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 # Volatile: the sandbox's port and the id it gives a record.
-VOLATILE = paths("api_url", "entry.data.api_url", "status.last_record.id")
+VOLATILE = paths(
+    "account.api_url",
+    "account.data.api_url",
+    f"devices.{SUBENTRY_ID}.status.last_record.id",
+    "device.status.last_record.id",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,5 +60,14 @@ async def test_diagnostics(
         hass, hass_client, init_integration
     )
     assert diagnostics == snapshot(exclude=VOLATILE)
-    assert diagnostics["api_url"] == sandbox.url
-    assert diagnostics["status"]["last_record"]["id"].startswith("dsr_")
+    assert diagnostics["account"]["api_url"] == sandbox.url
+    device = diagnostics["devices"][SUBENTRY_ID]
+    assert device["status"]["last_record"]["id"].startswith("dsr_")
+    # The device page's download: the account and that device, the same.
+    one = await get_diagnostics_for_device(
+        hass,
+        hass_client,
+        init_integration,
+        device_entry(hass, init_integration, DEFAULT_DEVICE_ID),
+    )
+    assert one == {"account": diagnostics["account"], "device": device}

@@ -34,9 +34,11 @@ from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (
     NEWEST_HOME_ASSISTANT,
+    SUBENTRY_ID,
     advance,
     entity_id,
     only_platform,
+    runtime_of,
     set_soc,
     settle,
     state_of,
@@ -100,7 +102,7 @@ async def test_routine_submissions_leave_the_logbook_alone(
     assert len(sandbox.states()) >= 120
     assert len(counter.logbook) <= 1, counter.logbook
     shown = datetime.fromisoformat(state_of(hass, "last_submission"))
-    accepted = init_integration.runtime_data.status.current.last_success
+    accepted = runtime_of(init_integration).status.current.last_success
     assert accepted is not None
     assert timedelta(0) <= accepted - shown < timedelta(hours=1)
 
@@ -141,7 +143,7 @@ async def test_a_backlog_shows_after_the_flush_delay(
     await sandbox.stop()
     set_soc(hass, 61)
     await advance(hass, freezer, 1)
-    assert len(init_integration.runtime_data.outbox) == 1
+    assert len(runtime_of(init_integration).outbox) == 1
     await advance(hass, freezer, FLUSH_DELAY)
     assert state_of(hass, "queued_records") == "1"
     await sandbox.start()
@@ -269,9 +271,9 @@ async def test_an_unreadable_saved_last_submission_is_discarded(
     config_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hass_storage[f"{DOMAIN}.{config_entry.entry_id}.last"] = {
+    hass_storage[f"{DOMAIN}.{SUBENTRY_ID}.last"] = {
         "version": 1,
-        "key": f"{DOMAIN}.{config_entry.entry_id}.last",
+        "key": f"{DOMAIN}.{SUBENTRY_ID}.last",
         "data": {
             "last_success": "2026-11-28T09:00:00+00:00",
             "last_record": {"id": "r", "time_created": "not a time"},

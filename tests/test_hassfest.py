@@ -13,11 +13,13 @@ import re
 import runpy
 from typing import Any
 
+from homeassistant.core import HomeAssistant
 import pytest
 import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
+from custom_components.flatpeak.errors import OUTCOMES, PRICE_UNAVAILABLE_KEYS
 from custom_components.flatpeak.readings import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +154,10 @@ def test_exceptions_and_issues_translated() -> None:
     )
     used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py", "errors.py")
     used |= _keys(r'"(submission_queued_\w+)"', "errors.py")
+    used |= _keys(r'validation_error\(\s*"(\w+)"', "services.py", "best_window.py")
+    # A failed read: read_<its verdict's code>, or why Flatpeak has no price.
+    used |= {f"read_{outcome[2]}" for outcome in OUTCOMES}
+    used |= set(PRICE_UNAVAILABLE_KEYS.values())
     used.discard("battery_power_sign")  # a selector, checked below
     assert used
     translated = set(STRINGS["exceptions"]) | set(STRINGS["issues"])
@@ -171,17 +177,24 @@ def test_flow_errors_translated() -> None:
     mapping_errors |= _keys(r'errors\[[^\]]+\] = "(\w+)"', "flow_validation.py")
     assert {"wrong_api_url", "timeout", "invalid_device_id"} <= credential_errors
     assert {"target_required", "entity_or_value"} <= mapping_errors
-    assert credential_errors | mapping_errors <= set(STRINGS["config"]["error"])
-    assert mapping_errors <= set(STRINGS["options"]["error"])
+    flow_errors = _keys(r'\{[A-Z_]+: "(\w+)"\}', "config_flow.py", "device_flow.py")
+    assert flow_errors == {
+        "account_already_configured",
+        "another_account",
+        "device_already_configured",
+    }
+    assert credential_errors | mapping_errors | flow_errors <= set(
+        STRINGS["config"]["error"]
+    )
+    device_errors = set(STRINGS["config_subentries"]["device"]["error"])
+    assert mapping_errors | {"device_already_configured"} <= device_errors
+    assert credential_errors - {"invalid_account_id", "invalid_url"} <= device_errors
     issues = STRINGS["issues"]
     assert mapping_errors <= set(issues["mapping_broken"]["fix_flow"]["error"])
     assert credential_errors <= set(issues["device_not_found"]["fix_flow"]["error"])
-    assert {
-        "already_configured",
-        "another_device",
-        "reauth_successful",
-        "reconfigure_successful",
-    } <= set(STRINGS["config"]["abort"])
+    assert {"reauth_successful", "reconfigure_successful"} <= set(
+        STRINGS["config"]["abort"]
+    )
     assert set(STRINGS["selector"]["battery_power_sign"]["options"]) == {
         s.value for s in PowerSign
     }
@@ -273,7 +286,7 @@ def _labels(step: dict[str, Any], schema: Any) -> None:
             assert name in step.get("data_description", {}), name
 
 
-def test_every_form_field_is_labelled() -> None:
+async def test_every_form_field_is_labelled(hass: HomeAssistant) -> None:
     from custom_components.flatpeak.batteries import Battery
     from custom_components.flatpeak.mapping_forms import (
         DEVICE_SCHEMA,
@@ -282,22 +295,21 @@ def test_every_form_field_is_labelled() -> None:
     )
     from custom_components.flatpeak.schemas import (
         CREDENTIALS_SCHEMA,
-        OPTIONS_SECTIONS,
+        DEVICE_ID_SCHEMA,
         REAUTH_SCHEMA,
         RECONFIGURE_SCHEMA,
+        SETTINGS_SCHEMA,
     )
-
-    class NoStates:
-        class states:  # noqa: N801
-            @staticmethod
-            def get(entity_id: str) -> None:
-                return None
 
     # The largest forms: four batteries (and the "add another battery" switch
     # of a smaller form); the dashboard form with the estimate.
-    entities = entities_schema(3).extend(entities_schema(4).schema)
+    entities = (
+        entities_schema(3)
+        .extend(entities_schema(4).schema)
+        .extend(entities_schema(1, estimate=True).schema)
+    )
     energy = energy_schema(
-        NoStates(),  # type: ignore[arg-type]
+        hass,
         [Battery(soc_entity="sensor.soc", capacity_kwh=10)],
         [],
     )
@@ -305,19 +317,19 @@ def test_every_form_field_is_labelled() -> None:
     _labels(steps["user"], CREDENTIALS_SCHEMA)
     _labels(steps["reconfigure"], RECONFIGURE_SCHEMA)
     _labels(steps["reauth_confirm"], REAUTH_SCHEMA)
+    _labels(steps["device"], DEVICE_ID_SCHEMA)
+    device = STRINGS["config_subentries"]["device"]["step"]
+    _labels(device["user"], DEVICE_ID_SCHEMA)
+    _labels(device["settings"], SETTINGS_SCHEMA)
+    assert set(device["reconfigure"]["menu_options"]) == {"battery_source", "settings"}
     fix_flows = {
         name: issue["fix_flow"]
         for name, issue in STRINGS["issues"].items()
         if "fix_flow" in issue
     }
-    options = STRINGS["options"]["step"]
-    for flow_steps, extra in (
-        (steps, {}),
-        (options, OPTIONS_SECTIONS),
-        (fix_flows["mapping_broken"]["step"], {}),
-    ):
-        _labels(flow_steps["battery"], entities.extend(extra))
-        _labels(flow_steps["battery_energy"], energy.extend(extra))
+    for flow_steps in (steps, device, fix_flows["mapping_broken"]["step"]):
+        _labels(flow_steps["battery"], entities)
+        _labels(flow_steps["battery_energy"], energy)
         _labels(flow_steps["battery_device"], DEVICE_SCHEMA)
         assert set(flow_steps["battery_source"]["menu_options"]) == {
             "battery_energy",

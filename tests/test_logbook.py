@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import START, entity_id
+from .conftest import START, entity_id, runtime_of
 from .entity_writes import online_hour
 
 # The logbook depends on the frontend, installed with the newest Home Assistant
@@ -65,7 +65,7 @@ async def test_the_logbook_shows_problems_not_routine_submissions(
     logged = [(entry["entity_id"], entry["state"]) for entry in response["result"]]
     # When the problem starts, Last submission shows exactly when Flatpeak
     # last accepted a record.
-    last_success = init_integration.runtime_data.status.current.last_success
+    last_success = runtime_of(init_integration).status.current.last_success
     assert last_success is not None
     assert sorted(logged) == sorted(
         [

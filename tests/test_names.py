@@ -9,10 +9,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .conftest import ENERGY, POWER, SOC, TARGET, settle
+from .conftest import ENERGY, POWER, SOC, SUBENTRY_ID, TARGET, settle
 
 
-async def test_short_device_name_and_entity_ids(
+async def test_device_named_by_flatpeak_and_entity_ids(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
@@ -21,7 +21,8 @@ async def test_short_device_name_and_entity_ids(
     [device] = dr.async_entries_for_config_entry(
         device_registry, init_integration.entry_id
     )
-    assert device.name == "Flatpeak battery"
+    # Named from what Flatpeak says of the device: two devices read apart.
+    assert device.name == "Sandbox Energy Sandbox Battery 10"
     assert device.model == "Sandbox Energy Sandbox Battery 10"
     entity_ids = {
         entry.entity_id
@@ -29,17 +30,24 @@ async def test_short_device_name_and_entity_ids(
             entity_registry, init_integration.entry_id
         )
     }
+    prefix = "sandbox_energy_sandbox_battery_10"
     assert {
-        "sensor.flatpeak_battery_submission_status",
-        "sensor.flatpeak_battery_last_error",
-        "sensor.flatpeak_battery_last_submission",
-        "sensor.flatpeak_battery_queued_records",
-        "binary_sensor.flatpeak_battery_api_connection",
-        "button.flatpeak_battery_submit_now",
+        f"sensor.{prefix}_submission_status",
+        f"sensor.{prefix}_last_error",
+        f"sensor.{prefix}_last_submission",
+        f"sensor.{prefix}_queued_records",
+        f"binary_sensor.{prefix}_api_connection",
+        f"button.{prefix}_submit_now",
     } <= entity_ids
-    state = hass.states.get("sensor.flatpeak_battery_submission_status")
+    state = hass.states.get(f"sensor.{prefix}_submission_status")
     assert state is not None
-    assert state.attributes["friendly_name"] == "Flatpeak battery Submission status"
+    assert state.attributes["friendly_name"] == (
+        "Sandbox Energy Sandbox Battery 10 Submission status"
+    )
+    # Plural forms: the unit reads right for one record as for several.
+    queued = hass.states.get(f"sensor.{prefix}_queued_records")
+    assert queued is not None
+    assert queued.attributes["unit_of_measurement"] == "record(s)"
 
 
 @pytest.mark.usefixtures("battery")
@@ -54,7 +62,7 @@ async def test_diagnostics_show_the_mapped_entities_states_and_units(
     diagnostics = await get_diagnostics_for_config_entry(
         hass, hass_client, init_integration
     )
-    mapped = diagnostics["mapped_entities"]
+    mapped = diagnostics["devices"][SUBENTRY_ID]["mapped_entities"]
     assert set(mapped) == {SOC, TARGET, POWER, ENERGY}
     assert mapped[SOC]["state"] == "55"
     assert mapped[SOC]["unit_of_measurement"] == "%"

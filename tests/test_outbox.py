@@ -24,7 +24,16 @@ from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
 from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import SOC, Clocks, advance, drain, state_of
+from .conftest import (
+    SOC,
+    SUBENTRY_ID,
+    Clocks,
+    advance,
+    device_options,
+    drain,
+    set_device_options,
+    state_of,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -629,10 +638,10 @@ async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Fails on 0.2.0: new records were appended to the unreadable file."""
-    entry_id = config_entry.entry_id
-    path = Path(hass.config.path(".storage", f"flatpeak.{entry_id}.outbox.jsonl"))
+    storage_id = SUBENTRY_ID  # the device's files
+    path = Path(hass.config.path(".storage", f"flatpeak.{storage_id}.outbox.jsonl"))
     a, b = state(3, 1), state(2, 2)
-    saved = Outbox(hass, entry_id, max_age=DAY, max_records=10_000)
+    saved = Outbox(hass, storage_id, max_age=DAY, max_records=10_000)
     await saved.async_load()
     saved.append(a)
     saved.append(b)
@@ -652,7 +661,7 @@ async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
     await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert config_entry.state is ConfigEntryState.LOADED
-    issue = issue_registry.async_get_issue(DOMAIN, f"outbox_unreadable_{entry_id}")
+    issue = issue_registry.async_get_issue(DOMAIN, f"outbox_unreadable_{storage_id}")
     assert issue is not None
     assert issue.translation_key == "outbox_unreadable"
     [(name, data)] = (await hass.async_add_executor_job(kept)).items()
@@ -660,13 +669,13 @@ async def test_a_journal_that_stays_unreadable_is_kept_and_never_written(
     assert issue.translation_placeholders["path"].endswith(name)
     # New records are delivered and saved meanwhile, in a new file.
     assert len(sandbox.states()) == 1
-    await hass.config_entries.async_reload(entry_id)
+    await hass.config_entries.async_reload(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert await hass.async_add_executor_job(kept) == {name: original}
     assert issue_registry.async_get_issue(DOMAIN, issue.issue_id) is not None
     # The storage is fixed: the kept records are delivered, once.
     disk.failing = False
-    await hass.config_entries.async_reload(entry_id)
+    await hass.config_entries.async_reload(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     await drain(hass, freezer, config_entry)
     bodies = sandbox.states()
@@ -808,7 +817,7 @@ async def test_unreadable_saved_records_never_fail_setup(
 ) -> None:
     """Fails on 0.1.0: a ``null`` record ended the setup in SETUP_ERROR."""
     good = state(1, 42).to_json()
-    key = f"flatpeak.{config_entry.entry_id}.outbox"
+    key = f"flatpeak.{SUBENTRY_ID}.outbox"
     hass_storage[key] = {
         **old_store(
             [
@@ -862,8 +871,10 @@ async def test_bounds_are_options(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        config_entry, options={**config_entry.options, "outbox_max_records": 100}
+    set_device_options(
+        hass,
+        config_entry,
+        {**device_options(config_entry), "outbox_max_records": 100},
     )
     await hass.config_entries.async_setup(config_entry.entry_id)
     await sandbox.stop()

@@ -31,10 +31,15 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from .conftest import (
     SOC,
     START,
+    SUBENTRY_ID,
     Clocks,
     advance,
+    device_options,
+    device_subentry_data,
     drain,
+    runtime_of,
     set_battery,
+    set_device_options,
     set_soc,
     settle,
     shown,
@@ -45,7 +50,7 @@ pytestmark = pytest.mark.usefixtures("at_start")
 
 
 def queued_bodies(entry: MockConfigEntry) -> list[dict[str, Any]]:
-    return [state.to_json() for state in entry.runtime_data.outbox]
+    return [state.to_json() for state in runtime_of(entry).outbox]
 
 
 def assert_exactly_once_current_first(
@@ -95,7 +100,7 @@ async def test_thirty_minute_outage(
             assert state_of(hass, "api_connection", "binary_sensor") == "off"
             assert state_of(hass, "submission_status") == "error"
             assert int(state_of(hass, "queued_records")) == len(
-                init_integration.runtime_data.outbox
+                runtime_of(init_integration).outbox
             )
     queued = queued_bodies(init_integration)
     # One snapshot per 30 s gap plus the heartbeats, every one kept.
@@ -203,7 +208,7 @@ async def test_credentials_revoked_then_restored_by_reauth(
         set_soc(hass, value)
         await advance(hass, freezer, 31)
     assert state_of(hass, "submission_status") == "auth_failed"
-    assert len(init_integration.runtime_data.outbox) == 3
+    assert len(runtime_of(init_integration).outbox) == 3
     [flow] = hass.config_entries.flow.async_progress()
     assert flow["context"]["source"] == "reauth"
     # Paused: no request per change while the credentials are refused.
@@ -240,7 +245,7 @@ async def test_device_deleted_then_reconfigured(
     for value in (10, 11, 12):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    issue_id = f"device_not_found_{init_integration.entry_id}"
+    issue_id = f"device_not_found_{SUBENTRY_ID}"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
     assert len(sandbox.requests_to("state")) == 1  # paused after the 404
     expected = queued_bodies(init_integration)
@@ -253,7 +258,6 @@ async def test_device_deleted_then_reconfigured(
         {
             "account_id": sandbox.account_id,
             "secret_key": sandbox.secret_key,
-            "device_id": DEFAULT_DEVICE_ID,
             "advanced_options": {"api_url": sandbox.url},
         },
     )
@@ -288,11 +292,18 @@ async def test_restart_with_a_non_empty_outbox(
         set_battery(hass2, soc=83)
         entry = MockConfigEntry(
             domain=DOMAIN,
+            version=2,
             entry_id=init_integration.entry_id,
             unique_id=init_integration.unique_id,
             title=init_integration.title,
             data=dict(init_integration.data),
-            options=dict(init_integration.options),
+            subentries_data=[
+                device_subentry_data(
+                    DEFAULT_DEVICE_ID,
+                    device_options(init_integration),
+                    subentry_id=SUBENTRY_ID,
+                )
+            ],
         )
         entry.add_to_hass(hass2)
         await sandbox.start()
@@ -366,18 +377,20 @@ async def test_renamed_entity_keeps_working(
     entity_registry.async_get_or_create(
         "sensor", "demo", "soc-1", suggested_object_id="battery_soc_2"
     )
-    # Map a registered entity, then rename it.
-    hass.config_entries.async_update_entry(
+    # Map a registered entity (the account reloads), then rename it.
+    set_device_options(
+        hass,
         init_integration,
-        options={**init_integration.options, CONF_SOC_ENTITY: "sensor.battery_soc_2"},
+        {**device_options(init_integration), CONF_SOC_ENTITY: "sensor.battery_soc_2"},
     )
-    await hass.config_entries.async_reload(init_integration.entry_id)
     await settle(hass)
     entity_registry.async_update_entity(
         "sensor.battery_soc_2", new_entity_id="sensor.home_battery_soc"
     )
     await settle(hass)
-    assert init_integration.options[CONF_SOC_ENTITY] == "sensor.home_battery_soc"
+    assert device_options(init_integration)[CONF_SOC_ENTITY] == (
+        "sensor.home_battery_soc"
+    )
     assert init_integration.state is ConfigEntryState.LOADED
     hass.states.async_set(
         "sensor.home_battery_soc",
@@ -401,7 +414,7 @@ async def test_missing_entity_raises_a_fixable_repair_issue(
 
     assert await async_setup_component(hass, REPAIRS, {})
     await hass.async_block_till_done()  # repairs platforms load in the background
-    issue_id = f"mapping_broken_{init_integration.entry_id}"
+    issue_id = f"mapping_broken_{SUBENTRY_ID}"
     hass.states.async_remove("sensor.battery_power")
     await advance(hass, freezer, 1)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
@@ -427,7 +440,7 @@ async def test_missing_entity_raises_a_fixable_repair_issue(
         "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue_id}
     )
     assert flow["step_id"] == "battery"
-    options = dict(init_integration.options)
+    options = dict(device_options(init_integration))
     mapping = {
         k: options[k]
         for k in (
@@ -446,8 +459,8 @@ async def test_missing_entity_raises_a_fixable_repair_issue(
     flow = await fix(f"/api/repairs/issues/fix/{flow['flow_id']}", mapping)
     assert flow["type"] == "create_entry"
     await settle(hass)
-    assert "battery_power_entity" not in init_integration.options
-    assert init_integration.options["min_interval"] == 30
+    assert "battery_power_entity" not in device_options(init_integration)
+    assert device_options(init_integration)["min_interval"] == 30
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -457,7 +470,7 @@ async def test_issue_clears_when_the_entity_is_back(
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    issue_id = f"mapping_broken_{init_integration.entry_id}"
+    issue_id = f"mapping_broken_{SUBENTRY_ID}"
     hass.states.async_remove("sensor.battery_energy")
     await advance(hass, freezer, 1)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
@@ -504,7 +517,7 @@ async def test_no_request_storm(
     puts = len(sandbox.requests_to("state"))
     assert least <= puts <= most
     assert sandbox.states() == []
-    assert len(init_integration.runtime_data.outbox) == 1
+    assert len(runtime_of(init_integration).outbox) == 1
 
 
 async def test_500_ignores_its_retry_after(
@@ -566,7 +579,7 @@ async def test_unknown_device_rechecked_until_it_is_back(
     sandbox.unknown_device = True
     set_soc(hass, 61)
     await advance(hass, freezer, 1)
-    issue_id = f"device_not_found_{init_integration.entry_id}"
+    issue_id = f"device_not_found_{SUBENTRY_ID}"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
     assert state_of(hass, "last_error") == "device_not_found"
     # Checked after 1 min, then 2, 4, 8… (doubling up to an hour).
@@ -671,7 +684,7 @@ async def test_recheck_meets_another_problem(
     sandbox.unknown_device = True
     set_soc(hass, 61)
     await advance(hass, freezer, 1)
-    issue_id = f"device_not_found_{init_integration.entry_id}"
+    issue_id = f"device_not_found_{SUBENTRY_ID}"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
     sandbox.set_reject_credentials(True)
     await advance(hass, freezer, 60)

@@ -4,6 +4,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.repairs import DOMAIN as REPAIRS
+from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -21,12 +22,16 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
     BEHAVIOUR,
+    DEVICE_TITLE,
     FROM_ENTITIES,
     MAPPING,
     POWER,
     SOC,
+    SUBENTRY_ID,
     advance,
+    device_options,
     drain,
+    runtime_of,
     set_soc,
     settle,
 )
@@ -71,12 +76,14 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     issue_registry: ir.IssueRegistry,
     fix: Fix,
 ) -> None:
-    options = dict(init_integration.options)
+    options = dict(device_options(init_integration))
     assert options[CONF_RESERVE_PERCENT] == 20  # a fixed reserve
     hass.states.async_remove(POWER)
     await advance(hass, freezer, 1)
-    issue_id = mapping_issue_id(init_integration.entry_id)
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    issue_id = mapping_issue_id(SUBENTRY_ID)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"title": DEVICE_TITLE, "entities": POWER}
 
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
     # Opens on the form, pre-filled with the current mapping, without an error.
@@ -84,7 +91,11 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     assert flow["step_id"] == "battery"
     assert not flow["errors"]
     assert suggested(flow) == MAPPING
-    assert flow["description_placeholders"] == {"title": init_integration.title}
+    # It says first what is broken, and with what.
+    assert flow["description_placeholders"] == {
+        "title": DEVICE_TITLE,
+        "problems": f"- {POWER}: This entity does not exist.",
+    }
 
     # The user clears the missing power entity and submits the rest as shown.
     flow = await fix({**MAPPING, CONF_POWER_ENTITY: SOC}, flow_id=flow["flow_id"])
@@ -93,22 +104,33 @@ async def test_mapping_fix_opens_prefilled_and_keeps_what_it_does_not_show(
     flow = await fix(shown, flow_id=flow["flow_id"])
     assert flow["type"] == "create_entry"
     await settle(hass)
-    assert init_integration.options == {**shown, **BEHAVIOUR, **FROM_ENTITIES}
+    assert device_options(init_integration) == {
+        CONF_DEVICE_ID: DEFAULT_DEVICE_ID,
+        **shown,
+        **BEHAVIOUR,
+        **FROM_ENTITIES,
+    }
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    assert init_integration.runtime_data.mapping.reserve_percent == 20
+    assert runtime_of(init_integration).mapping.reserve_percent == 20
 
 
-async def test_mapping_fix_of_a_removed_entry_aborts(
+@pytest.mark.parametrize("removed", ["account", "device"])
+async def test_mapping_fix_of_a_removed_device_aborts(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     fix: Fix,
+    removed: str,
 ) -> None:
     hass.states.async_remove(POWER)
     await advance(hass, freezer, 1)
-    issue_id = mapping_issue_id(init_integration.entry_id)
+    issue_id = mapping_issue_id(SUBENTRY_ID)
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
-    await hass.config_entries.async_remove(init_integration.entry_id)
+    if removed == "account":
+        await hass.config_entries.async_remove(init_integration.entry_id)
+    else:
+        hass.config_entries.async_remove_subentry(init_integration, SUBENTRY_ID)
+    await settle(hass)
     flow = await fix(MAPPING, flow_id=flow["flow_id"])
     assert flow["type"] == "abort"
     assert flow["reason"] == "entry_removed"
@@ -126,10 +148,14 @@ async def test_device_not_found_is_fixable_by_checking_again(
     for value in (10, 11):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    issue_id = device_issue_id(init_integration.entry_id)
+    issue_id = device_issue_id(SUBENTRY_ID)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
+    assert issue.translation_placeholders == {
+        "device_id": DEFAULT_DEVICE_ID,
+        "title": DEVICE_TITLE,
+    }
 
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
     assert flow["type"] == "form"
@@ -137,7 +163,7 @@ async def test_device_not_found_is_fixable_by_checking_again(
     assert not flow["errors"]
     assert flow["description_placeholders"] == {
         "device_id": DEFAULT_DEVICE_ID,
-        "title": init_integration.title,
+        "title": DEVICE_TITLE,
         "integration_page": f"/config/integrations/integration/{DOMAIN}",
     }
     # Still gone: the form says so, and the issue stays.
@@ -167,9 +193,7 @@ async def test_device_fix_of_a_removed_entry_aborts(
     sandbox.remove_device(DEFAULT_DEVICE_ID)
     set_soc(hass, 10)
     await advance(hass, freezer, 31)
-    flow = await fix(
-        {"handler": DOMAIN, "issue_id": device_issue_id(init_integration.entry_id)}
-    )
+    flow = await fix({"handler": DOMAIN, "issue_id": device_issue_id(SUBENTRY_ID)})
     await hass.config_entries.async_remove(init_integration.entry_id)
     flow = await fix({}, flow_id=flow["flow_id"])
     assert flow["type"] == "abort"
@@ -198,10 +222,13 @@ async def test_disabled_entity_raises_the_mapping_issue_and_is_refused(
     await advance(hass, freezer, 1)
     set_soc(hass, 61)
     await advance(hass, freezer, 60)
-    issue_id = mapping_issue_id(init_integration.entry_id)
+    issue_id = mapping_issue_id(SUBENTRY_ID)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
 
     flow = await fix({"handler": DOMAIN, "issue_id": issue_id})
+    assert flow["description_placeholders"]["problems"] == (
+        f"- {POWER}: This entity is disabled: enable it or choose another one."
+    )
     flow = await fix(MAPPING, flow_id=flow["flow_id"])
     assert flow["errors"] == {CONF_POWER_ENTITY: "entity_disabled"}
     shown = {k: v for k, v in MAPPING.items() if k != CONF_POWER_ENTITY}

@@ -19,7 +19,14 @@ from custom_components.flatpeak.const import CONF_MIN_INTERVAL
 from custom_components.flatpeak.sender import SenderState
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, entity_id, set_soc
+from .conftest import (
+    advance,
+    device_options,
+    entity_id,
+    runtime_of,
+    set_device_options,
+    set_soc,
+)
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -36,7 +43,7 @@ async def test_rejected_backlog_updates_entities_at_most_once_a_second(
     for value in range(30):
         set_soc(hass, value)
         await advance(hass, freezer, 31)
-    assert len(init_integration.runtime_data.outbox) >= 30
+    assert len(runtime_of(init_integration).outbox) >= 30
     watched = [entity_id(hass, key) for key in ("queued_records", "rejected_records")]
     writes: dict[str, int] = dict.fromkeys(watched, 0)
 
@@ -49,7 +56,7 @@ async def test_rejected_backlog_updates_entities_at_most_once_a_second(
     sandbox.fail_next(422, count=100, endpoint="state")
     # Every rejection comes back at once (no clock time passes between them).
     await advance(hass, freezer, 600)
-    assert not init_integration.runtime_data.outbox
+    assert not runtime_of(init_integration).outbox
     # At most one write a second of real time (the drain takes a fraction of
     # one; the margin covers a loaded machine), not one per record (30).
     assert max(writes.values()) <= 10, writes
@@ -63,7 +70,7 @@ async def test_a_request_in_flight_at_stop_arms_no_timer(
 ) -> None:
     """Home Assistant stops while a request is in flight: when it fails, the
     stopped sender neither waits nor sends again."""
-    runtime = init_integration.runtime_data
+    runtime = runtime_of(init_integration)
     gate = asyncio.Event()
 
     async def answer_after_the_stop(_device_id: str, _state: DeviceState) -> Any:
@@ -98,11 +105,12 @@ async def test_reload_while_a_change_coalesces_queues_it_once(
     at its start: it is sent once, not twice."""
     set_soc(hass, 66)
     await hass.async_block_till_done()  # coalescing: not queued yet
-    hass.config_entries.async_update_entry(
+    # The account reloads.
+    set_device_options(
+        hass,
         init_integration,
-        options={**init_integration.options, CONF_MIN_INTERVAL: 5},
+        {**device_options(init_integration), CONF_MIN_INTERVAL: 5},
     )
-    await hass.config_entries.async_reload(init_integration.entry_id)
     await advance(hass, freezer, 10)
     puts = [
         r

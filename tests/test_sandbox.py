@@ -260,6 +260,35 @@ async def test_outage_over_http(
     assert len(sandbox.states()) == 1
 
 
+async def test_requests_record_when_they_were_answered(
+    make_sandbox: SandboxFactory,
+) -> None:
+    """Each request records when it was answered, on the sandbox's clock (the
+    benchmark times deliveries and the waits between retries with it)."""
+    now = [100.0]
+    server = await make_sandbox(clock=lambda: now[0])
+    async with aiohttp.ClientSession(base_url=server.url) as http:
+        headers = await bearer(http, server)
+        now[0] = 105.0
+        server.fail_next(503, endpoint="state", retry_after="0")
+        assert (await put_state(http, headers, VALID))[0] == 503
+        now[0] = 107.5
+        server.outage = True
+        with pytest.raises(aiohttp.ClientError):
+            await put_state(http, headers, VALID)
+        server.outage = False
+        now[0] = 108.0
+        assert (await put_state(http, headers, VALID))[0] == 200
+    # The client tries a dropped connection again: one dropped answer or more.
+    answers = sorted({(r.endpoint, r.status, r.answered_at) for r in server.requests})
+    assert answers == [
+        ("state", -1, 107.5),
+        ("state", 200, 108.0),
+        ("state", 503, 105.0),
+        ("token", 200, 100.0),
+    ]
+
+
 async def test_latency_over_http(
     http: aiohttp.ClientSession, sandbox: FlatpeakSandbox
 ) -> None:
@@ -1046,3 +1075,42 @@ async def test_page_read_controls_take_effect(
         demo_http, headers, "GET", "/vpp-participations", device_id="dev_demo3"
     )
     assert page["data"] == []
+
+
+async def test_a_price_override_cuts_the_curve_for_prices_and_schedules(
+    demo_http: aiohttp.ClientSession, demo: FlatpeakSandbox
+) -> None:
+    headers = await bearer(demo_http, demo)
+
+    async def control(data: dict[str, Any]) -> int:
+        async with demo_http.post("/_sandbox/faults", json=data) as response:
+            return response.status
+
+    dip = {"start": "2026-11-28T12:10:00Z", "end": "2026-11-28T12:13:00Z"}
+    assert await control({"price_override": {**dip, "value": 0.01}}) == 200
+    window = {"start_time": "2026-11-28T12:00:00Z", "end_time": "2026-11-28T12:30:00Z"}
+    _, curve = await call(demo_http, headers, "POST", "/prices", {**PRICES, **window})
+    assert [
+        (s["valid_from"][11:16], s["valid_to"][11:16], s["price"]["value"])
+        for s in curve["data"]
+    ] == [("12:00", "12:10", 0.27), ("12:10", "12:13", 0.01), ("12:13", "12:30", 0.27)]
+    body = {**SCHEDULE, **window, "duration": 2}
+    _, picked = await call(demo_http, headers, "POST", "/schedules/duration", body)
+    assert [(s["start_time"], s["end_time"]) for s in picked["data"]] == [
+        ("2026-11-28T12:10:00Z", "2026-11-28T12:12:00Z")
+    ]
+    # Per direction: the export curve is untouched.
+    export = {**PRICES, **window, "tariff_direction": "EXPORT"}
+    _, curve = await call(demo_http, headers, "POST", "/prices", export)
+    assert len(curve["data"]) == 1
+    for bad in (
+        {"price_override": {**dip, "value": "cheap"}},
+        {"price_override": {"start": dip["end"], "end": dip["start"], "value": 0}},
+        {"price_override": {**dip, "value": 0, "direction": "SIDEWAYS"}},
+        {"price_override": {"start": 12, "end": dip["end"], "value": 0}},
+        {"price_override": "12:10"},
+    ):
+        assert await control(bad) == 400, bad
+    assert await control({"price_override": None}) == 200  # clears them
+    _, curve = await call(demo_http, headers, "POST", "/prices", {**PRICES, **window})
+    assert len(curve["data"]) == 1

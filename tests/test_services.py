@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -17,7 +19,23 @@ from custom_components.flatpeak import retry
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import SOC, RandomSource, advance, drain, entity_id, shown, state_of
+from .conftest import (
+    BEHAVIOUR,
+    MAPPING,
+    SOC,
+    RandomSource,
+    account_data,
+    advance,
+    device_entry,
+    device_subentry_data,
+    drain,
+    entity_id,
+    forget_received,
+    runtime_of,
+    settle,
+    shown,
+    state_of,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -134,7 +152,7 @@ async def test_action_rejects_bad_overrides(
     with pytest.raises((vol.Invalid, ServiceValidationError)):
         await call(hass, data)
     assert sandbox.requests_to("state") == []
-    assert len(init_integration.runtime_data.outbox) == 0
+    assert len(runtime_of(init_integration).outbox) == 0
 
 
 @pytest.mark.parametrize(
@@ -181,7 +199,7 @@ async def test_action_rejected_by_the_api(
         await call(hass)
     assert err.value.translation_key == "submission_rejected"
     assert "Fault injected by the sandbox" in str(err.value)
-    assert len(init_integration.runtime_data.outbox) == 0
+    assert len(runtime_of(init_integration).outbox) == 0
     await shown(hass, freezer)
     assert state_of(hass, "rejected_records") == "1"
     assert state_of(hass, "submission_status") == "invalid_data"
@@ -199,7 +217,7 @@ async def test_action_api_failure_keeps_the_record(
         await call(hass)
     assert err.value.translation_key == "submission_failed"
     assert "server error" in str(err.value)
-    assert len(init_integration.runtime_data.outbox) == 1
+    assert len(runtime_of(init_integration).outbox) == 1
     await shown(hass, freezer)
     assert state_of(hass, "last_error") == "server_error"
     # During the backoff the action retries now: its record, the current
@@ -405,13 +423,117 @@ async def test_action_entry_not_loaded(
         await call(hass, {"config_entry_id": "not-an-entry"})
 
 
-async def test_action_several_entries_need_an_id(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+SECOND = "dev_demo2"
+
+
+@pytest.fixture
+async def two_accounts(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, init_integration: MockConfigEntry
+) -> MockConfigEntry:
+    """Add a second device to the account (a second account entry holds none)."""
+    sandbox.add_device(SECOND, manufacturer="Acme Storage", model="Home 13.5")
+    hass.config_entries.async_add_subentry(
+        init_integration,
+        ConfigSubentry(
+            **device_subentry_data(
+                SECOND,
+                {**MAPPING, **BEHAVIOUR},
+                subentry_id="01JDEVICESUBENTRY0000000002",
+                title="Acme Storage Home 13.5",
+            )
+        ),
+    )
+    await settle(hass)
+    forget_received(sandbox)
+    return init_integration
+
+
+async def test_action_several_devices_need_one(
+    hass: HomeAssistant,
+    two_accounts: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    MockConfigEntry(domain=DOMAIN, unique_id="dev_2", data={}).add_to_hass(hass)
     with pytest.raises(ServiceValidationError) as err:
         await call(hass)
-    assert err.value.translation_key == "config_entry_required"
+    assert err.value.translation_key == "device_required"
+    # Translated, naming the field as the form shows it.
+    assert "“Flatpeak device”" in str(err.value)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, {"config_entry_id": two_accounts.entry_id})
+    assert err.value.translation_key == "device_required"
+    assert sandbox.requests_to("state") == []
+    # A user's mistake: the integration logs nothing (Home Assistant's REST API
+    # answers 400 without a log line; its websocket logs any error of an action).
+    assert [r for r in caplog.records if r.name.startswith("custom_components")] == []
+
+
+@pytest.mark.parametrize("by", ["ha_device", "flatpeak_id"])
+async def test_action_for_one_device(
+    hass: HomeAssistant,
+    two_accounts: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    by: str,
+) -> None:
+    device = (
+        device_entry(hass, two_accounts, SECOND).id if by == "ha_device" else SECOND
+    )
+    response = await call(hass, {"device": device, "state_of_charge_percent": 42})
+    assert response["device_id"] == SECOND
+    assert sandbox.states(SECOND)[-1]["state_of_charge_percent"] == 42
+    assert sandbox.states(DEFAULT_DEVICE_ID) == []
+    # With the account too.
+    await call(
+        hass,
+        {
+            "config_entry_id": two_accounts.entry_id,
+            "device": DEFAULT_DEVICE_ID,
+            "state_of_charge_percent": 43,
+        },
+    )
+    assert sandbox.states(DEFAULT_DEVICE_ID)[-1]["state_of_charge_percent"] == 43
+
+
+async def test_action_device_not_of_the_account(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    make_sandbox: Any,
+    two_accounts: MockConfigEntry,
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, {"device": "dev_nowhere"})
+    assert err.value.translation_key == "device_unknown"
+    assert "dev_nowhere" in str(err.value)
+    other = await make_sandbox(account_id="acc_other")
+    account = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        unique_id="acc_other",
+        data={**account_data(other), "account_id": "acc_other"},
+    )
+    account.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(account.entry_id)  # no device yet
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, {"config_entry_id": account.entry_id, "device": SECOND})
+    assert err.value.translation_key == "device_unknown"
+    assert sandbox.requests_to("state") == []
+
+
+async def test_action_for_a_disabled_device(
+    hass: HomeAssistant, two_accounts: MockConfigEntry
+) -> None:
+    from homeassistant.helpers import device_registry as dr
+
+    dr.async_get(hass).async_update_device(
+        device_entry(hass, two_accounts, SECOND).id,
+        disabled_by=dr.DeviceEntryDisabler.USER,
+    )
+    assert await hass.config_entries.async_reload(two_accounts.entry_id)
+    await settle(hass)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, {"device": SECOND})
+    assert err.value.translation_key == "device_disabled"
+    assert "Acme Storage Home 13.5" in str(err.value)
 
 
 async def test_button(

@@ -57,6 +57,7 @@ from .conftest import (
     advance,
     entity_id,
     forget_received,
+    runtime_of,
     set_battery,
     state_of,
 )
@@ -433,7 +434,7 @@ async def test_a_bug_in_a_trigger_is_logged_and_shown(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """An error that is no snapshot problem leaves no timer or listener dead."""
-    sender = init_integration.runtime_data.sender
+    sender = runtime_of(init_integration).sender
     with patch.object(sender, "enqueue", side_effect=RuntimeError("boom")):
         set_entity(hass, Field(SOC, "%", "soc"), "60")
         await advance(hass, freezer, 31)

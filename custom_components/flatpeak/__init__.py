@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from homeassistant.const import CONF_DEVICE_ID, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
@@ -10,36 +13,42 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .api import DEFAULT_BASE_URL, Device, FlatpeakClient
+from .account import FlatpeakAccount
+from .api import DEFAULT_BASE_URL, FlatpeakClient
 from .api.client import DEFAULT_TIMEOUT
-from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, LOGGER
-from .errors import Action, Verdict, classify, describe
-from .issues import (
-    async_delete_device_issue,
-    async_delete_issues,
-    async_update_outbox_issue,
+from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN
+from .device_setup import (
+    apply_look_up,
+    async_look_up_devices,
+    async_remove_device_storage,
+    async_setup_device,
+    async_stop_disabled_devices,
+    device_subentries,
 )
-from .mapping import BatteryMapping
-from .outbox import Outbox, async_remove_outbox
-from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, Settings
-from .scheduler import Scheduler
-from .sender import Sender
+from .migration import ACCOUNT_VERSION, async_migrate_entries, async_migrate_group
+from .runtime import FlatpeakConfigEntry
 from .services import async_setup_services
-from .status import StatusCoordinator
-from .status_store import async_remove_status
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's action (it works with no entry loaded)."""
+    """Migrate 0.1/0.2 entries, then register the action (it works with no entry)."""
+    await async_migrate_entries(hass)
     async_setup_services(hass)
     return True
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
+    """Migrate a version-1 entry that ``async_setup`` did not see, on its own."""
+    if entry.version == 1:
+        await async_migrate_group(hass, [entry])
+    return entry.version == ACCOUNT_VERSION
+
+
 def create_client(
-    hass: HomeAssistant, data: dict[str, str], *, timeout: float = DEFAULT_TIMEOUT
+    hass: HomeAssistant, data: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
 ) -> FlatpeakClient:
     """Create a Flatpeak client on Home Assistant's shared HTTP session."""
     return FlatpeakClient(
@@ -52,26 +61,16 @@ def create_client(
     )
 
 
-async def _async_look_up_device(
-    client: FlatpeakClient, device_id: str
-) -> tuple[Device | None, Verdict | None]:
-    """Return the device, or why it could not be looked up."""
-    try:
-        return await client.get_device(device_id), None
-    except Exception as err:  # noqa: BLE001 - any failure is read like in delivery
-        return None, classify(err)
-
-
 async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
-    """Set up Flatpeak from a config entry.
+    """Set up a Flatpeak account and its devices.
 
     The entry loads whatever Flatpeak answers, so that states are recorded and
     queued: an outage or a garbled answer is retried; refused credentials start
-    a re-authentication, an unknown device raises a repair issue, a wrong API
+    one re-authentication, an unknown device raises a repair issue, a wrong API
     URL shows in the status; each of these pauses delivery until it is fixed.
     """
     try:
-        client = create_client(hass, dict(entry.data))
+        client = create_client(hass, entry.data)
     except ValueError as err:
         # The flows refuse such a URL; this guards entries edited by hand.
         raise ConfigEntryError(
@@ -79,64 +78,73 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
             translation_key="insecure_api_url",
             translation_placeholders={"url": str(entry.data.get(CONF_API_URL))},
         ) from err
-    device_id = entry.data[CONF_DEVICE_ID]
-    device, failure = await _async_look_up_device(client, device_id)
-
-    settings = Settings.from_options(entry.options)
-    status = StatusCoordinator(hass, entry, device_id, device)
-    outbox = Outbox(
-        hass,
-        entry.entry_id,
-        max_age=settings.outbox_max_age,
-        max_records=settings.outbox_max_records,
+    account = FlatpeakAccount(
+        hass=hass, entry=entry, client=client, subentry_ids=frozenset(entry.subentries)
     )
-    await status.async_restore()
-    await outbox.async_load()
-    status.restore_counts(outbox)
-    async_update_outbox_issue(hass, entry, outbox.unreadable)
-    sender = Sender(hass, entry, client, outbox, status)
-    mapping = BatteryMapping.from_options(entry.options)
-    runtime = FlatpeakRuntimeData(
-        client=client,
-        device=device,
-        mapping=mapping,
-        settings=settings,
-        status=status,
-        sender=sender,
-        scheduler=Scheduler(hass, entry, mapping, settings, sender),
+    subentries = device_subentries(account)
+    found = await async_look_up_devices(
+        client, [subentry.data[CONF_DEVICE_ID] for subentry in subentries]
     )
-    entry.runtime_data = runtime
+    for subentry in subentries:
+        device, _ = found[subentry.data[CONF_DEVICE_ID]]
+        account.devices[subentry.subentry_id] = await async_setup_device(
+            hass, account, subentry, device
+        )
+    entry.runtime_data = account
 
     async def _async_on_stop(_event: Event) -> None:
-        await runtime.async_shutdown()
+        await account.async_shutdown()
 
-    entry.async_on_unload(runtime.async_shutdown)
+    entry.async_on_unload(account.async_shutdown)
     entry.async_on_unload(
         hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop)
     )
-
-    if failure is None:
-        async_delete_device_issue(hass, entry.entry_id)
-        status.publish(connected=True)
-    elif failure.action is Action.PAUSE:
-        sender.pause(failure)
-    else:
-        LOGGER.warning(
-            "Cannot reach the Flatpeak API (%s); records are queued until it is back",
-            describe(failure),
-        )
-    runtime.scheduler.start()
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(async_stop_disabled_devices(account))
+    for runtime in account.devices.values():
+        apply_look_up(runtime, found[runtime.context.device_id][1])
+    for runtime in account.devices.values():
+        runtime.scheduler.start()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+async def _async_update_listener(
+    hass: HomeAssistant, entry: FlatpeakConfigEntry
+) -> None:
+    """Reload after any change (credentials, a device added, changed or removed).
+
+    A removed device's files and issues are deleted once the reload has
+    unloaded it (its outbox is flushed at unload); a device that did not run
+    (disabled in Home Assistant) has files too.
+    """
+    removed = [
+        subentry_id
+        for subentry_id in entry.runtime_data.subentry_ids
+        if subentry_id not in entry.subentries
+    ]
+    await hass.config_entries.async_reload(entry.entry_id)
+    for storage_id in removed:
+        await async_remove_device_storage(hass, storage_id)
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
-    """Unload a config entry; its shutdown (``async_on_unload``) flushes the outbox."""
+    """Unload an account; its shutdown (``async_on_unload``) flushes the outboxes."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
-    """Delete the saved outbox, the last submission and the entry's repair issues."""
-    async_delete_issues(hass, entry.entry_id)
-    await async_remove_outbox(hass, entry.entry_id)
-    await async_remove_status(hass, entry.entry_id)
+    """Delete the files and issues of the removed account's devices.
+
+    What another entry's subentry still uses is kept: a 0.2 entry merged into
+    another account entry by the migration left its files to that subentry.
+    """
+    storage_ids = list(entry.subentries) if entry.version > 1 else [entry.entry_id]
+    in_use = {
+        subentry_id
+        for other in hass.config_entries.async_entries(DOMAIN)
+        for subentry_id in other.subentries
+    }
+    for storage_id in storage_ids:
+        if storage_id not in in_use:
+            await async_remove_device_storage(hass, storage_id)

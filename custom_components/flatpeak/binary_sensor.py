@@ -29,10 +29,12 @@ async def async_setup_entry(
     entry: FlatpeakConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the API connection sensor."""
-    async_add_entities(
-        [FlatpeakConnectionSensor(entry.runtime_data.status, API_CONNECTION)]
-    )
+    """Set up the API connection sensor of every device."""
+    for subentry_id, device in entry.runtime_data.devices.items():
+        async_add_entities(
+            [FlatpeakConnectionSensor(device.status, API_CONNECTION)],
+            config_subentry_id=subentry_id,
+        )
 
 
 class FlatpeakConnectionSensor(FlatpeakEntity, BinarySensorEntity):

@@ -21,8 +21,12 @@ async def async_setup_entry(
     entry: FlatpeakConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the submit-now button."""
-    async_add_entities([FlatpeakSubmitButton(entry.runtime_data.status, SUBMIT_NOW)])
+    """Set up the submit-now button of every device."""
+    for subentry_id, device in entry.runtime_data.devices.items():
+        async_add_entities(
+            [FlatpeakSubmitButton(device.status, SUBMIT_NOW)],
+            config_subentry_id=subentry_id,
+        )
 
 
 class FlatpeakSubmitButton(FlatpeakEntity, ButtonEntity):
@@ -32,4 +36,5 @@ class FlatpeakSubmitButton(FlatpeakEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Submit now; a failure raises a translated error."""
         entry: FlatpeakConfigEntry = self.coordinator.config_entry
-        await entry.runtime_data.async_submit_now()
+        subentry_id = self.coordinator.context.subentry_id
+        await entry.runtime_data.devices[subentry_id].async_submit_now()

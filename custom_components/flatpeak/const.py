@@ -10,12 +10,17 @@ from typing import Final
 DOMAIN: Final = "flatpeak"
 LOGGER = logging.getLogger(__package__)
 
-# Config entry data: credentials and the Flatpeak device.
+# Config entry data: the Flatpeak account (its credentials and API URL).
 CONF_ACCOUNT_ID: Final = "account_id"
 CONF_SECRET_KEY: Final = "secret_key"  # noqa: S105
 CONF_API_URL: Final = "api_url"
 
-# Config entry options: the battery mapping.
+# The subentry of each Flatpeak device of the account. Its data: the device ID
+# (``CONF_DEVICE_ID``), the battery mapping and the submission settings below,
+# flat, with the keys a 0.2.0 entry kept in its options.
+SUBENTRY_DEVICE: Final = "device"
+
+# Device subentry data: the battery mapping.
 CONF_SOC_ENTITY: Final = "state_of_charge_entity"
 CONF_TARGET_SOC_ENTITY: Final = "target_state_of_charge_entity"
 CONF_TARGET_SOC_PERCENT: Final = "target_state_of_charge_percent"
@@ -25,7 +30,7 @@ CONF_ENERGY_ENTITY: Final = "energy_remaining_entity"
 CONF_RESERVE_ENTITY: Final = "backup_reserve_entity"
 CONF_RESERVE_PERCENT: Final = "backup_reserve_percent"
 
-# Config entry options: behaviour.
+# Device subentry data: behaviour.
 CONF_SUBMIT_ON_CHANGE: Final = "submit_on_change"
 CONF_MIN_INTERVAL: Final = "min_interval"
 CONF_HEARTBEAT_INTERVAL: Final = "heartbeat_interval"
@@ -76,6 +81,7 @@ LAST_SUBMISSION_STEP: Final = timedelta(hours=1)
 ACTION_TIMEOUT: Final = 60.0  # seconds
 
 SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
+SERVICE_FIND_BEST_WINDOW: Final = "find_best_window"
 
 
 class PowerSign(StrEnum):

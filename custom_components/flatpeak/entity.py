@@ -5,23 +5,20 @@ from __future__ import annotations
 from typing import override
 
 from homeassistant.const import EntityCategory
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import BaseCoordinatorEntity
 
 from .const import DOMAIN
 from .status import StatusCoordinator
 
-# The device's name, short so that entity IDs read like
-# sensor.flatpeak_battery_submission_status; the model tells batteries apart on
-# the device page, the entry title in the integration's list.
-DEVICE_NAME = "Flatpeak battery"
-
 
 class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
-    """A diagnostic entity of one Flatpeak device (one per config entry).
+    """A diagnostic entity of one Flatpeak device (one per device subentry).
 
-    It shows the status the coordinator pushes; there is nothing to poll.
+    It shows the status the coordinator pushes; there is nothing to poll. The
+    device is named like its subentry (what Flatpeak says of it, see
+    ``Device.title``), so that two devices' entity IDs differ.
     """
 
     _attr_has_entity_name = True
@@ -30,7 +27,7 @@ class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
     def __init__(
         self, coordinator: StatusCoordinator, description: EntityDescription
     ) -> None:
-        """Attach the entity to the entry's device."""
+        """Attach the entity to its subentry's device."""
         super().__init__(coordinator)
         self.entity_description = description
         device_id = coordinator.device_id
@@ -38,11 +35,12 @@ class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
         device = coordinator.device
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, device_id)},
-            name=DEVICE_NAME,
+            name=coordinator.context.title,
             manufacturer="Flatpeak",
             model=device.model_name if device else None,
             serial_number=device_id,
-            entry_type=DeviceEntryType.SERVICE,
+            # A battery, not a service (0.2 registered it as one: cleared).
+            entry_type=None,
         )
 
     @override

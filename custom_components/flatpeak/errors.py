@@ -3,7 +3,9 @@
 Two jobs, each in one place: ``classify`` reads any exception raised while
 submitting a record (Flatpeak's errors, and anything unexpected) into a
 ``Verdict``; ``to_home_assistant_error`` turns the domain errors the action and
-the button meet into Home Assistant's translated errors.
+the button meet into Home Assistant's translated errors, ``read_failure``
+says in words why a read failed, and ``validation_error`` is an action's
+refusal of what it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .api import (
     FlatpeakConnectionError,
     FlatpeakError,
     FlatpeakNotFoundError,
+    FlatpeakPriceUnavailableError,
     FlatpeakRateLimitError,
     FlatpeakRetryableError,
     FlatpeakServerError,
@@ -202,3 +205,38 @@ def to_home_assistant_error(
         translation_key=err.translation_key,
         translation_placeholders=err.translation_placeholders,
     )
+
+
+def validation_error(key: str, **placeholders: str) -> ServiceValidationError:
+    """Return an action's translated refusal of what it was given."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+# A 422 saying that Flatpeak has no price (yet): its message for the user.
+PRICE_UNAVAILABLE_KEYS: dict[str, str] = {
+    "no_tariff_connected": "no_tariff_connected",
+    "pending_connect": "tariff_pending",
+    "no_price_data": "no_price_data",
+}
+
+
+def read_failure(err: BaseException, direction: str = "") -> tuple[str, dict[str, str]]:
+    """Return the translation key and placeholders of a failed read.
+
+    A price read (prices, schedules) of ``direction`` (``IMPORT``/``EXPORT``)
+    that Flatpeak answered "no tariff", "pending" or "no price data" says
+    so; anything else is ``read_<code>`` of its ``classify`` verdict with
+    Flatpeak's message (or what went wrong) in ``message``.
+    """
+    placeholders = {"direction": direction}
+    if (
+        isinstance(err, FlatpeakPriceUnavailableError)
+        and err.code in PRICE_UNAVAILABLE_KEYS
+    ):
+        return PRICE_UNAVAILABLE_KEYS[err.code], placeholders
+    verdict = classify(err)
+    return f"read_{verdict.code}", {**placeholders, "message": describe(verdict)}

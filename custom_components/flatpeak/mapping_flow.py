@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
-
 from .batteries import (
     CONF_ESTIMATE_ENERGY,
     CONF_MAPPING_SOURCE,
@@ -56,8 +54,8 @@ class BatteryMappingSteps(_Base):
     """Steps ``battery_source``, ``battery_energy``, ``battery_device``, ``battery``.
 
     A flow using them says what the mapping starts from (``mapping_defaults``),
-    what else its forms hold (``extend_schema``/``form_values``/``form_options``)
-    and what saving means (``async_save_mapping``).
+    how its forms name the device (``mapping_placeholders``) and what saving
+    means (``async_save_mapping``).
     """
 
     _battery_count = 1
@@ -69,18 +67,6 @@ class BatteryMappingSteps(_Base):
     def mapping_defaults(self) -> Mapping[str, Any]:
         """Return the stored options the forms start from (none when adding)."""
         return {}
-
-    def extend_schema(self, schema: vol.Schema) -> vol.Schema:
-        """Return the form with the flow's own fields added."""
-        return schema
-
-    def form_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Return stored options as the form's values."""
-        return dict(values)
-
-    def form_options(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
-        """Return a form's input as options."""
-        return dict(user_input)
 
     def mapping_placeholders(self) -> dict[str, str]:
         """Return the placeholders of the battery forms' descriptions."""
@@ -112,7 +98,7 @@ class BatteryMappingSteps(_Base):
         batteries = await async_energy_batteries(self.hass)
         errors: dict[str, str] = {}
         if user_input is not None:
-            options = self.form_options(user_input)
+            options = dict(user_input)
             mapping = energy_options(batteries, user_input)
             count = battery_count(mapping) if CONF_SOC_ENTITY in mapping else 0
             if not count:
@@ -145,7 +131,7 @@ class BatteryMappingSteps(_Base):
         return self.async_show_form(
             step_id="battery_energy",
             data_schema=self.add_suggested_values_to_schema(
-                self.extend_schema(schema), user_input or self.form_values(stored)
+                schema, user_input or stored
             ),
             errors=errors,
             description_placeholders={
@@ -194,9 +180,10 @@ class BatteryMappingSteps(_Base):
             self._prefill = dict(stored)
             self._battery_count = battery_count(stored)
         count = self._battery_count
+        estimate = bool(self._prefill.get(CONF_ESTIMATE_ENERGY))
         errors: dict[str, str] = {}
         if user_input is not None:
-            options = self.form_options(user_input)
+            options = dict(user_input)
             errors = battery_errors(options, count) or validate_mapping(
                 self.hass, options
             )
@@ -212,8 +199,8 @@ class BatteryMappingSteps(_Base):
         return self.async_show_form(
             step_id="battery",
             data_schema=self.add_suggested_values_to_schema(
-                self.extend_schema(entities_schema(count)),
-                user_input or self.form_values(self._prefill),
+                entities_schema(count, estimate=estimate),
+                user_input or self._prefill,
             ),
             errors=errors,
             description_placeholders=self.mapping_placeholders(),

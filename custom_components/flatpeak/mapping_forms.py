@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     DeviceSelector,
@@ -101,16 +102,19 @@ FORM_FIELDS: Final = {
 }
 
 
-def entities_schema(count: int) -> vol.Schema:
+def entities_schema(count: int, *, estimate: bool = False) -> vol.Schema:
     """Return the entities form for ``count`` batteries.
 
     The first battery's fields are today's single-battery form; from two
     batteries on, each has its state of charge, power, energy remaining and
     capacity (a battery whose state of charge is left empty is removed).
+    With ``estimate`` (a mapping that estimates the energy remaining from
+    capacity x state of charge, as the Energy dashboard's does), the form
+    keeps the capacity and the estimate, one battery too.
     """
     fields: dict[Any, Any] = {}
     for marker, selector in MAPPING_SCHEMA.schema.items():
-        if marker == CONF_RESERVE_ENTITY and count > 1:
+        if marker == CONF_RESERVE_ENTITY and (count > 1 or estimate):
             fields[vol.Optional(CONF_CAPACITY)] = CAPACITY_SELECTOR
             for index in range(1, count):
                 for field in (CONF_SOC_ENTITY, CONF_POWER_ENTITY, CONF_ENERGY_ENTITY):
@@ -119,6 +123,10 @@ def entities_schema(count: int) -> vol.Schema:
                     ][1]
                 fields[vol.Optional(battery_key(CONF_CAPACITY, index))] = (
                     CAPACITY_SELECTOR
+                )
+            if estimate:
+                fields[vol.Optional(CONF_ESTIMATE_ENERGY, default=False)] = (
+                    BooleanSelector()
                 )
         fields[marker] = selector
     if count < MAX_BATTERIES:
@@ -150,8 +158,9 @@ def compact_batteries(values: Mapping[str, Any], count: int) -> dict[str, Any]:
         for index in range(count)
         if battery_key(CONF_SOC_ENTITY, index) in values
     ]
-    if len(batteries) == 1:
-        # One battery: a capacity only weighs several states of charge.
+    if len(batteries) == 1 and not values.get(CONF_ESTIMATE_ENERGY):
+        # One battery: a capacity only weighs several states of charge (or
+        # makes the estimate of the energy remaining).
         batteries = [
             Battery(
                 soc_entity=batteries[0].soc_entity,
@@ -173,7 +182,7 @@ def energy_schema(
     capacity (the dashboard has no energy-remaining sensor).
     """
     options = [
-        SelectOptionDict(value=b.soc_entity, label=_name(hass, b.soc_entity))
+        SelectOptionDict(value=b.soc_entity, label=battery_name(hass, b.soc_entity))
         for b in batteries
     ]
     fields: dict[Any, Any] = {
@@ -207,14 +216,25 @@ def energy_options(
 
 
 def capacities_text(hass: HomeAssistant, batteries: Sequence[Battery]) -> str:
-    """Return each battery with its capacity, for the form's description."""
+    """Return each battery's name with its capacity, for the form's description.
+
+    E.g. "Demo battery (13.5 kWh), Garage (?)": the battery, not its state of
+    charge sensor, and the capacity beside it.
+    """
     return ", ".join(
-        f"{_name(hass, b.soc_entity)}: "
+        f"{battery_name(hass, b.soc_entity)} ("
         + (f"{b.capacity_kwh:g} kWh" if b.capacity_kwh else "?")
+        + ")"
         for b in batteries
     )
 
 
-def _name(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    return state.name if state is not None else entity_id
+def battery_name(hass: HomeAssistant, soc_entity: str) -> str:
+    """Return a battery's name: its device's, else its state of charge sensor's."""
+    registry_entry = er.async_get(hass).async_get(soc_entity)
+    if registry_entry is not None and registry_entry.device_id is not None:
+        device = dr.async_get(hass).async_get(registry_entry.device_id)
+        if device is not None and (name := device.name_by_user or device.name):
+            return name
+    state = hass.states.get(soc_entity)
+    return state.name if state is not None else soc_entity

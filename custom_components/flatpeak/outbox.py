@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+import logging
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant
@@ -21,16 +22,16 @@ from .outbox_writer import OutboxWriter
 from .run_clock import RunClock
 
 
-def _journal(hass: HomeAssistant, entry_id: str) -> Journal:
+def _journal(hass: HomeAssistant, storage_id: str) -> Journal:
     return Journal(
-        Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.outbox.jsonl"))
+        Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{storage_id}.outbox.jsonl"))
     )
 
 
-async def async_remove_outbox(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete every file of a removed config entry's outbox."""
-    await hass.async_add_executor_job(_journal(hass, entry_id).remove)
-    await store_0_1_0(hass, entry_id).async_remove()
+async def async_remove_outbox(hass: HomeAssistant, storage_id: str) -> None:
+    """Delete every file of a removed device's outbox."""
+    await hass.async_add_executor_job(_journal(hass, storage_id).remove)
+    await store_0_1_0(hass, storage_id).async_remove()
 
 
 class Outbox:
@@ -55,14 +56,19 @@ class Outbox:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry_id: str,
+        storage_id: str,
         *,
         max_age: timedelta,
         max_records: int,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOGGER,
     ) -> None:
-        """Create an empty outbox; ``async_load`` restores the saved one."""
+        """Create an empty outbox; ``async_load`` restores the saved one.
+
+        ``storage_id`` names its files (the device subentry's ID).
+        """
         self._hass = hass
-        self._entry_id = entry_id
+        self._storage_id = storage_id
+        self.log = log
         self._records: deque[Entry] = deque()
         self._next_number = 0
         self._in_flight: Entry | None = None
@@ -80,10 +86,11 @@ class Outbox:
         self.run_clock = RunClock()
         self._writer = OutboxWriter(
             hass,
-            _journal(hass, entry_id),
+            _journal(hass, storage_id),
             lambda: self._records,
             lambda: (self.dropped, self.rejected),
             lambda: (self.run_clock.now(), self._newest_sent),
+            log=log,
         )
 
     def __len__(self) -> int:
@@ -113,7 +120,9 @@ class Outbox:
         merge them again: records delivered meanwhile sent again, counters
         added twice).
         """
-        restored = await async_restore(self._hass, self._writer.journal, self._entry_id)
+        restored = await async_restore(
+            self._hass, self._writer.journal, self._storage_id
+        )
         contents = restored.contents
         self._records = deque(contents.entries)
         self._next_number = contents.next_number
@@ -240,7 +249,7 @@ class Outbox:
             self.dropped += dropped
             if not self._drop_logged:
                 self._drop_logged = True
-                LOGGER.warning(
+                self.log.warning(
                     "Outbox bound reached (%s records or %s old): dropped the "
                     "oldest records; further drops are counted, not logged",
                     self.max_records,

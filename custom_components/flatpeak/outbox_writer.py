@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
+import logging
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
@@ -48,6 +49,8 @@ class OutboxWriter:
         entries: Callable[[], Sequence[Entry]],
         counters: Callable[[], Counters],
         marks: Callable[[], tuple[float, int]],
+        *,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOGGER,
     ) -> None:
         """Write to ``journal``; ``entries``/``counters``/``marks`` read the outbox.
 
@@ -55,6 +58,7 @@ class OutboxWriter:
         counters whenever a line is written anyway.
         """
         self._hass = hass
+        self._log = log
         self.journal = journal
         self._entries = entries
         self._counters = counters
@@ -190,7 +194,7 @@ class OutboxWriter:
                 self._rewrite = True  # from memory, next time
                 if not self._failing:
                     self._failing = True
-                    LOGGER.warning(
+                    self._log.warning(
                         "Could not write the outbox to disk (%s); retrying in %s s",
                         err.strerror or err,
                         FLUSH_DELAY,
@@ -199,14 +203,14 @@ class OutboxWriter:
                 return
             if self._failing:
                 self._failing = False
-                LOGGER.info("The outbox is written to disk again")
+                self._log.info("The outbox is written to disk again")
             if rewrite and self._after_rewrite:
                 jobs, self._after_rewrite = self._after_rewrite, []
                 for after in jobs:
                     try:
                         await after()
                     except OSError as err:  # the next start merges it again
-                        LOGGER.warning("Could not clean up the outbox: %s", err)
+                        self._log.warning("Could not clean up the outbox: %s", err)
 
     async def async_flush(self) -> None:
         """Write everything pending now and wait until it is on disk."""

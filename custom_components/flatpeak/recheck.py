@@ -20,6 +20,7 @@ from homeassistant.helpers.event import async_call_later
 
 from .api import FlatpeakClient
 from .const import DOMAIN, RECHECK_CREDENTIALS, RECHECK_FIRST, RECHECK_MAX, ErrorCode
+from .device import DeviceContext
 from .issues import async_create_device_issue, async_delete_device_issue
 
 type Probe = Callable[[], Awaitable[object]]
@@ -125,23 +126,31 @@ class Recheck:
 
 @callback
 def async_ask_user(
-    hass: HomeAssistant, entry: ConfigEntry, device_id: str, code: ErrorCode
+    hass: HomeAssistant, context: DeviceContext, code: ErrorCode
 ) -> None:
-    """Ask the user to fix what a pause for ``code`` is about (if a form can)."""
-    if code is ErrorCode.AUTH_FAILED:
-        entry.async_start_reauth(hass)
-    elif code is ErrorCode.DEVICE_NOT_FOUND:
-        async_create_device_issue(hass, entry, device_id)
+    """Ask the user to fix what a device's pause for ``code`` is about (if a form can).
+
+    Refused credentials are the account's: ``FlatpeakAccount`` asks for them.
+    """
+    if code is ErrorCode.DEVICE_NOT_FOUND:
+        async_create_device_issue(hass, context)
 
 
 @callback
-def async_clear_pause(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Undo what the pause asked of the user, now that a check passed.
+def async_clear_pause(hass: HomeAssistant, context: DeviceContext) -> None:
+    """Undo what a device's pause asked of the user, now that a check passed.
 
-    Every check needs a token: the credentials work, a re-authentication is
-    moot. The device issue goes too (if the pause changed from an unknown
+    Every check needs a token: the credentials work, for every device of the
+    account (``FlatpeakAccount.credentials_work``: a re-authentication is
+    moot). The device issue goes too (if the pause changed from an unknown
     device to another problem, the next ``PUT`` raises it again at once).
     """
-    async_delete_device_issue(hass, entry.entry_id)
+    async_delete_device_issue(hass, context.storage_id)
+    context.credentials_work()
+
+
+@callback
+def async_abort_reauth(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Withdraw the account's re-authentication request (its credentials work)."""
     for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH}):
         hass.config_entries.flow.async_abort(flow["flow_id"])

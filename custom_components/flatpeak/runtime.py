@@ -1,4 +1,4 @@
-"""What a loaded entry holds: settings, status, sender and scheduler."""
+"""What a loaded device holds: settings, status, sender and scheduler."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ from .mapping import BatteryMapping
 from .readings import SnapshotError
 
 if TYPE_CHECKING:
+    from .account import FlatpeakAccount
+    from .device import DeviceContext
     from .outbox import Outbox
     from .scheduler import Scheduler
     from .sender import Sender
     from .status import StatusCoordinator
 
-type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]
+type FlatpeakConfigEntry = ConfigEntry[FlatpeakAccount]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +49,7 @@ class Settings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
-        """Read the behaviour from a config entry's options."""
+        """Read the behaviour from a device subentry's data."""
         return cls(
             submit_on_change=options.get(
                 CONF_SUBMIT_ON_CHANGE, DEFAULT_SUBMIT_ON_CHANGE
@@ -69,8 +71,9 @@ class Settings:
 
 @dataclass(slots=True, kw_only=True)
 class FlatpeakRuntimeData:
-    """The parts of a loaded entry, each with one job."""
+    """The parts of one loaded device of an account, each with one job."""
 
+    context: DeviceContext
     client: FlatpeakClient
     device: Device | None
     mapping: BatteryMapping
@@ -83,6 +86,16 @@ class FlatpeakRuntimeData:
     def outbox(self) -> Outbox:
         """Return the records waiting for delivery."""
         return self.sender.outbox
+
+    async def async_flatpeak_device(self) -> Device:
+        """Return the device as Flatpeak describes it (its locations).
+
+        Looked up at setup; if that failed, looked up again now (and kept).
+        Raises the client's ``FlatpeakError``.
+        """
+        if self.device is None:
+            self.device = await self.client.get_device(self.context.device_id)
+        return self.device
 
     async def async_submit_now(
         self, overrides: Mapping[str, Any] | None = None

@@ -27,11 +27,12 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord
-from .const import COALESCE_DELAY, LOGGER, SubmissionStatus
+from .const import COALESCE_DELAY, SubmissionStatus
+from .device import DeviceContext
 from .issues import async_create_mapping_issue, async_delete_mapping_issue
 from .mapping import BatteryMapping, build_device_state, with_reference_id
 from .readings import SnapshotError, mapping_problems
-from .runtime import FlatpeakConfigEntry, Settings
+from .runtime import Settings
 from .sender import Sender
 
 
@@ -54,14 +55,15 @@ class Scheduler:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: FlatpeakConfigEntry,
+        context: DeviceContext,
         mapping: BatteryMapping,
         settings: Settings,
         sender: Sender,
     ) -> None:
-        """Schedule for ``entry``; nothing listens before ``start``."""
+        """Schedule for the device of ``context``; nothing listens before ``start``."""
         self.hass = hass
-        self.entry = entry
+        self.context = context
+        self.log = context.log
         self.mapping = mapping
         self.settings = settings
         self.sender = sender
@@ -85,7 +87,9 @@ class Scheduler:
         Delivery starts then too, so that a restored outbox does not compete
         with Home Assistant's start.
         """
-        self.entry.async_on_unload(async_at_started(self.hass, self._async_on_started))
+        self.context.async_on_unload(
+            async_at_started(self.hass, self._async_on_started)
+        )
 
     async def _async_on_started(self, hass: HomeAssistant) -> None:
         """Take the start snapshot, deliver it and what the outbox kept, listen.
@@ -95,10 +99,10 @@ class Scheduler:
         self._try_start_snapshot()
         self.sender.start()
         entity_ids = self.mapping.entity_ids
-        self.entry.async_on_unload(
+        self.context.async_on_unload(
             async_track_state_change_event(hass, entity_ids, self._on_state_change)
         )
-        self.entry.async_on_unload(
+        self.context.async_on_unload(
             async_track_entity_registry_updated_event(
                 hass, entity_ids, self._on_registry_update
             )
@@ -215,7 +219,7 @@ class Scheduler:
                 return  # the record Flatpeak received last is the current state
             if heartbeat:
                 if state.record_reference_id in self._heartbeats:
-                    LOGGER.debug("Heartbeat at %s taken already (a clock step)", when)
+                    self.log.debug("Heartbeat at %s taken already (a clock step)", when)
                     return
                 self._heartbeats.append(state.record_reference_id)
             self._start_snapshot = False
@@ -232,10 +236,10 @@ class Scheduler:
         try:
             yield
         except SnapshotError as err:
-            LOGGER.debug("No snapshot taken: %s", err.translation_key)
+            self.log.debug("No snapshot taken: %s", err.translation_key)
             self.sender.snapshot_failed(err)
-        except Exception as err:  # noqa: BLE001 - the next trigger must still run
-            LOGGER.exception("Unexpected error; no snapshot was queued")
+        except Exception as err:
+            self.log.exception("Unexpected error; no snapshot was queued")
             self.sender.snapshot_failed(
                 SnapshotError(
                     SubmissionStatus.ERROR,
@@ -270,28 +274,27 @@ class Scheduler:
         data = event.data
         if data["action"] == "update" and "old_entity_id" in data:
             old, new = data["old_entity_id"], data["entity_id"]
-            entry = self.entry
             options = {
                 key: new if value == old else value
-                for key, value in entry.options.items()
+                for key, value in self.context.options.items()
             }
-            LOGGER.info("Mapped entity %s was renamed to %s", old, new)
-            self.hass.config_entries.async_update_entry(entry, options=options)
-            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            self.log.info("Mapped entity %s was renamed to %s", old, new)
+            # The account entry's update listener reloads it.
+            self.context.async_update_options(options)
         elif data["action"] == "remove":
             self.check_mapping()
 
     @callback
     def check_mapping(self) -> None:
         """Raise (or clear) the repair issue of a mapping that stopped working."""
-        entry = self.entry
-        if not (problems := mapping_problems(self.hass, entry.options)):
-            async_delete_mapping_issue(self.hass, entry.entry_id)
+        options = self.context.options
+        if not (problems := mapping_problems(self.hass, options)):
+            async_delete_mapping_issue(self.hass, self.context.storage_id)
             return
         async_create_mapping_issue(
             self.hass,
-            entry,
-            ", ".join(sorted(str(entry.options[field]) for field in problems)),
+            self.context,
+            ", ".join(sorted(str(options[field]) for field in problems)),
         )
 
 

@@ -1,4 +1,4 @@
-"""The forms of the config, options and repair flows (schemas and selectors only)."""
+"""The forms of the account, device and repair flows (schemas and selectors only)."""
 
 from __future__ import annotations
 
@@ -69,12 +69,11 @@ PERCENT_SELECTOR = NumberSelector(
 # the section's name), never on the fields inside it: the flows key the errors
 # of a field in a section by the section, and open the section.
 SECTION_ADVANCED = "advanced_options"
-SECTION_SUBMISSION = "submission"
 SECTION_OUTBOX = "outbox"
 
 
 def credentials_schema(*, secret_required: bool, advanced_open: bool) -> vol.Schema:
-    """Return the credentials form.
+    """Return the account's credentials form.
 
     Reconfigure keeps the stored secret key when the field is left empty
     (``secret_required=False``). Advanced mode is deprecated in Home Assistant:
@@ -85,7 +84,6 @@ def credentials_schema(*, secret_required: bool, advanced_open: bool) -> vol.Sch
         {
             vol.Required(CONF_ACCOUNT_ID): TEXT,
             secret(CONF_SECRET_KEY): PASSWORD,
-            vol.Required(CONF_DEVICE_ID): TEXT,
             vol.Required(SECTION_ADVANCED): section(
                 vol.Schema(
                     {vol.Required(CONF_API_URL, default=DEFAULT_BASE_URL): URL_SELECTOR}
@@ -99,6 +97,9 @@ def credentials_schema(*, secret_required: bool, advanced_open: bool) -> vol.Sch
 CREDENTIALS_SCHEMA = credentials_schema(secret_required=True, advanced_open=False)
 RECONFIGURE_SCHEMA = credentials_schema(secret_required=False, advanced_open=False)
 REAUTH_SCHEMA = vol.Schema({vol.Optional(CONF_SECRET_KEY): PASSWORD})
+DEVICE_ID_SCHEMA = vol.Schema({vol.Required(CONF_DEVICE_ID): TEXT})
+# Shown, not edited: a device's records and history belong to its ID.
+READ_ONLY_DEVICE_ID = TextSelector(TextSelectorConfig(read_only=True))
 
 PERCENT_ENTITY = EntitySelector(
     EntitySelectorConfig(domain=["sensor", "number", "input_number"])
@@ -176,7 +177,6 @@ OUTBOX_SCHEMA = vol.Schema(
         ): _number(100, 100_000, "records", 100),
     }
 )
-BEHAVIOUR_SCHEMA = SUBMISSION_SCHEMA.extend(OUTBOX_SCHEMA.schema)
 BEHAVIOUR_DEFAULTS: dict[str, Any] = {
     CONF_SUBMIT_ON_CHANGE: DEFAULT_SUBMIT_ON_CHANGE,
     CONF_MIN_INTERVAL: DEFAULT_MIN_INTERVAL,
@@ -190,36 +190,36 @@ INTEGER_OPTIONS = (
     CONF_OUTBOX_MAX_AGE,
     CONF_OUTBOX_MAX_RECORDS,
 )
-# The battery entities stay at the top of the options form: a field in a
-# section cannot show its own error, and mapping errors are per field.
-OPTIONS_SECTIONS: dict[Any, Any] = {
-    vol.Required(SECTION_SUBMISSION): section(SUBMISSION_SCHEMA, {"collapsed": False}),
-    vol.Required(SECTION_OUTBOX): section(OUTBOX_SCHEMA, {"collapsed": True}),
-}
-OPTIONS_SCHEMA = MAPPING_SCHEMA.extend(OPTIONS_SECTIONS)
+# A device's submission settings, without its mapping: the device ID (shown,
+# read-only), when states are submitted, and the outbox bounds (collapsed).
+SETTINGS_SCHEMA = (
+    vol.Schema({vol.Optional(CONF_DEVICE_ID): READ_ONLY_DEVICE_ID})
+    .extend(SUBMISSION_SCHEMA.schema)
+    .extend({vol.Required(SECTION_OUTBOX): section(OUTBOX_SCHEMA, {"collapsed": True})})
+)
 
 
-def options_form_values(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Return stored (flat) options as the options form's values, in sections."""
-    values = {k: v for k, v in options.items() if k not in BEHAVIOUR_SCHEMA.schema}
-    for name, schema in (
-        (SECTION_SUBMISSION, SUBMISSION_SCHEMA),
-        (SECTION_OUTBOX, OUTBOX_SCHEMA),
-    ):
-        values[name] = {k: v for k, v in options.items() if k in schema.schema}
+def settings_form_values(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a device's stored (flat) settings as the settings form's values."""
+    values = {
+        k: v
+        for k, v in options.items()
+        if k in SUBMISSION_SCHEMA.schema or k == CONF_DEVICE_ID
+    }
+    values[SECTION_OUTBOX] = {
+        k: v for k, v in options.items() if k in OUTBOX_SCHEMA.schema
+    }
     return values
 
 
-def options_from_form(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the options form's input flat, as the entry stores it."""
-    options = {
-        key: value
-        for key, value in user_input.items()
-        if key not in (SECTION_SUBMISSION, SECTION_OUTBOX)
-    }
-    for name in (SECTION_SUBMISSION, SECTION_OUTBOX):
-        options.update(user_input.get(name, {}))
+def settings_from_form(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the settings form's input flat, as the subentry stores it.
+
+    The read-only device ID is not taken from the form.
+    """
+    settings = {k: v for k, v in user_input.items() if k in SUBMISSION_SCHEMA.schema}
+    settings.update(user_input.get(SECTION_OUTBOX, {}))
     for key in INTEGER_OPTIONS:
-        if key in options:
-            options[key] = int(options[key])
-    return options
+        if key in settings:
+            settings[key] = int(settings[key])
+    return settings

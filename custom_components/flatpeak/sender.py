@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
 from .backlog import BacklogGate
-from .const import ACTION_TIMEOUT, DOMAIN, LOGGER, ErrorCode, SubmissionStatus
+from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode, SubmissionStatus
+from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
 from .readings import SnapshotError
@@ -57,14 +57,15 @@ class Sender:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        context: DeviceContext,
         client: FlatpeakClient,
         outbox: Outbox,
         status: StatusCoordinator,
     ) -> None:
         """Deliver ``outbox`` with ``client``; report through ``status``."""
         self.hass = hass
-        self.entry = entry
+        self.context = context
+        self.log = context.log
         self.client = client
         self.outbox = outbox
         self.status = status
@@ -145,28 +146,41 @@ class Sender:
 
     @callback
     def pause(self, verdict: Verdict) -> None:
-        """Stop delivering until what Flatpeak refused is fixed; check it again."""
-        LOGGER.error("Submissions to Flatpeak paused: %s", describe(verdict))
+        """Stop delivering until what Flatpeak refused is fixed; check it again.
+
+        Refused credentials are the account's: it asks for new ones once and
+        checks them again for every device (``account.py``); it resumes this
+        sender with ``resume``. Anything else is checked again here.
+        """
+        self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
         self._cancel_timer()
         self._cancel_recheck()
         self.state = SenderState.PAUSED
         self._paused_for = verdict.code
         self._times.reset()
         self._failure(verdict)
-        async_ask_user(self.hass, self.entry, self.device_id, verdict.code)
+        if verdict.code is ErrorCode.AUTH_FAILED:
+            self.context.credentials_refused(verdict)
+            return
+        async_ask_user(self.hass, self.context, verdict.code)
         plan, probe = plan_and_probe(verdict.code, self.client, self.device_id)
         self._recheck = Recheck(
-            self.hass, self.entry, plan, probe, self._rechecked, self._recheck_failed
+            self.hass,
+            self.context.entry,
+            plan,
+            probe,
+            self.resume,
+            self._recheck_failed,
         )
         self._recheck.start()
 
     @callback
-    def _rechecked(self) -> None:
+    def resume(self) -> None:
         """Flatpeak answers right again: clear the pause and deliver."""
-        LOGGER.info("Flatpeak answers again; submissions resume")
+        self.log.info("Flatpeak answers again; submissions resume")
         self._recheck = None
         self._paused_for = None
-        async_clear_pause(self.hass, self.entry)
+        async_clear_pause(self.hass, self.context)
         self.state = SenderState.IDLE
         self.status.publish(
             status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
@@ -175,6 +189,11 @@ class Sender:
         )
         self._kick()
 
+    @property
+    def paused_for(self) -> ErrorCode | None:
+        """Return what the sender is paused for (None when it is not)."""
+        return self._paused_for if self.state is SenderState.PAUSED else None
+
     @callback
     def _recheck_failed(self, err: Exception) -> None:
         """Still paused; another problem only the user can fix replaces it."""
@@ -182,7 +201,7 @@ class Sender:
         if verdict.action is Action.PAUSE and verdict.code is not self._paused_for:
             self.pause(verdict)
         else:
-            LOGGER.debug("Still paused (%s)", describe(verdict))
+            self.log.debug("Still paused (%s)", describe(verdict))
 
     # --- delivery -------------------------------------------------------------
 
@@ -190,8 +209,8 @@ class Sender:
     def _kick(self) -> None:
         if self.state is SenderState.IDLE and self.outbox:
             self.state = SenderState.SENDING
-            self.entry.async_create_background_task(
-                self.hass, self._async_deliver(), f"{DOMAIN} deliver"
+            self.context.async_create_background_task(
+                self._async_deliver(), f"{DOMAIN} deliver"
             )
 
     async def _async_deliver(self) -> None:
@@ -231,7 +250,7 @@ class Sender:
         self.outbox.delivered(state)
         if self._outage_logged:
             self._outage_logged = False
-            LOGGER.info(
+            self.log.info(
                 "The Flatpeak API is reachable again; %s queued record(s) to deliver",
                 len(self.outbox),
             )
@@ -247,7 +266,7 @@ class Sender:
     def _failed(self, state: DeviceState, err: Exception) -> None:
         verdict = classify(err)
         if verdict.action is Action.REJECT:
-            LOGGER.warning("Flatpeak rejected a device state: %s", describe(verdict))
+            self.log.warning("Flatpeak rejected a device state: %s", describe(verdict))
             self._times.reset()
             self.outbox.reject(state)
             self._waiters.resolve(
@@ -268,30 +287,35 @@ class Sender:
         self._failure(verdict)
 
     def _failure(self, verdict: Verdict) -> None:
-        """Publish a failure that keeps the record, and fail the waiters."""
+        """Publish a failure that keeps the record, and fail the waiters.
+
+        A pause tells them what the user has to fix, as it tells later calls.
+        """
         self.status.show_failure(
             verdict,
             self.outbox,
             consecutive_failures=self.status.current.consecutive_failures + 1,
         )
         self._waiters.fail_all(
-            SubmissionError("submission_failed", message=describe(verdict))
+            queued_error(verdict.code, None)
+            if verdict.action is Action.PAUSE
+            else SubmissionError("submission_failed", message=describe(verdict))
         )
 
     def _log_retry(self, verdict: Verdict, err: Exception, delay: float) -> None:
         """Log an outage once (and its end), anything unexpected, else debug."""
         if verdict.connected is False and not self._outage_logged:
             self._outage_logged = True
-            LOGGER.warning(
+            self.log.warning(
                 "The Flatpeak API is unavailable (%s); records are queued and "
                 "retried with backoff",
                 describe(verdict),
             )
         elif verdict.code is ErrorCode.UNEXPECTED_RESPONSE:
-            LOGGER.warning("Unexpected answer from Flatpeak (%s)", describe(verdict))
-            LOGGER.debug("Unexpected failure", exc_info=err)
+            self.log.warning("Unexpected answer from Flatpeak (%s)", describe(verdict))
+            self.log.debug("Unexpected failure", exc_info=err)
         else:
-            LOGGER.debug(
+            self.log.debug(
                 "Submission failed (%s); retry in %.1f s", describe(verdict), delay
             )
 

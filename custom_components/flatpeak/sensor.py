@@ -98,11 +98,15 @@ async def async_setup_entry(
     entry: FlatpeakConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the Flatpeak sensors."""
-    async_add_entities(
-        FlatpeakSensorEntity(entry.runtime_data.status, description)
-        for description in SENSORS
-    )
+    """Set up the Flatpeak sensors of every device."""
+    for subentry_id, device in entry.runtime_data.devices.items():
+        async_add_entities(
+            (
+                FlatpeakSensorEntity(device.status, description)
+                for description in SENSORS
+            ),
+            config_subentry_id=subentry_id,
+        )
 
 
 class FlatpeakSensorEntity(FlatpeakEntity, SensorEntity):

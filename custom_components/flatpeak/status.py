@@ -20,6 +20,7 @@ from .outbox_writer import FLUSH_DELAY
 from .status_store import LastSubmissionStore
 
 if TYPE_CHECKING:
+    from .device import DeviceContext
     from .errors import Verdict
     from .outbox import Outbox
     from .readings import SnapshotError
@@ -71,17 +72,17 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
-        device_id: str,
+        context: DeviceContext,
         device: Device | None,
     ) -> None:
         """Start from an empty status; ``async_restore`` reads the saved one."""
         self.hass = hass
-        self.config_entry = entry
-        self.device_id = device_id
+        self.config_entry = context.entry
+        self.context = context
+        self.device_id = context.device_id
         self.device = device
         self.data = self._current = FlatpeakStatus()
-        self._store = LastSubmissionStore(hass, entry.entry_id)
+        self._store = LastSubmissionStore(hass, context.storage_id, log=context.log)
         self._listeners: dict[CALLBACK_TYPE, CALLBACK_TYPE] = {}
         self._published_at = -STATUS_THROTTLE
         self._queued_since: float | None = None  # more queued than shown, since

@@ -1,8 +1,9 @@
-"""The last accepted submission, kept across restarts (a small ``Store`` per entry)."""
+"""The last accepted submission, kept across restarts (a small ``Store`` per device)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import logging
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from homeassistant.core import HomeAssistant, callback
@@ -25,21 +26,28 @@ class _StoredLast(TypedDict):
     last_body: dict[str, Any] | None
 
 
-def _store(hass: HomeAssistant, entry_id: str) -> Store[_StoredLast]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.last")
+def _store(hass: HomeAssistant, storage_id: str) -> Store[_StoredLast]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{storage_id}.last")
 
 
-async def async_remove_status(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the saved last submission of a removed config entry."""
-    await _store(hass, entry_id).async_remove()
+async def async_remove_status(hass: HomeAssistant, storage_id: str) -> None:
+    """Delete the saved last submission of a removed device."""
+    await _store(hass, storage_id).async_remove()
 
 
 class LastSubmissionStore:
     """Saves the status's ``last_success``, ``last_record`` and ``last_body``."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Keep ``entry_id``'s last submission."""
-        self._store = _store(hass, entry_id)
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        storage_id: str,
+        *,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOGGER,
+    ) -> None:
+        """Keep the last submission of the device ``storage_id`` (its subentry)."""
+        self._store = _store(hass, storage_id)
+        self._log = log
 
     async def async_load(self) -> dict[str, Any]:
         """Return the saved fields as status changes ({} when none is readable)."""
@@ -58,7 +66,7 @@ class LastSubmissionStore:
                 "last_body": stored.get("last_body"),
             }
         except (KeyError, TypeError, ValueError):
-            LOGGER.warning("Discarding an unreadable saved last submission")
+            self._log.warning("Discarding an unreadable saved last submission")
             return {}
 
     @callback

@@ -194,9 +194,8 @@ class Device:
 
     @property
     def title(self) -> str:
-        """Return a name that tells this device apart from the account's others."""
-        reference = self.reference_id or self.id
-        return f"{self.model_name} ({reference})" if self.model_name else reference
+        """Return the device's name: manufacturer and model, else its reference, else its ID."""
+        return self.model_name or self.reference_id or self.id
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
