@@ -21,12 +21,22 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api import DeviceState
+from custom_components.flatpeak.issues import device_issue_id
 from custom_components.flatpeak.journal import Journal
 from custom_components.flatpeak.outbox import Outbox
 from custom_components.flatpeak.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import Clocks, advance, drain, set_soc, state_of
+from .conftest import (
+    SUBENTRY_ID,
+    Clocks,
+    advance,
+    drain,
+    entity_id,
+    runtime_of,
+    set_soc,
+    state_of,
+)
 from .test_outbox import FailingDisk, tick
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -161,16 +171,15 @@ async def test_the_entry_starts_although_a_kept_file_cannot_be_removed(
 ) -> None:
     """The same through the integration: on main the entry ends in SETUP_ERROR."""
     freezer.move_to(NOW)
-    entry_id = config_entry.entry_id
-    path = Path(hass.config.path(".storage", f"flatpeak.{entry_id}.outbox.jsonl"))
-    saved = Outbox(hass, entry_id, max_age=DAY, max_records=10_000)
+    path = Path(hass.config.path(".storage", f"flatpeak.{SUBENTRY_ID}.outbox.jsonl"))
+    saved = Outbox(hass, SUBENTRY_ID, max_age=DAY, max_records=10_000)
     await saved.async_load()
     a = record(3, 1)
     saved.append(a)
     await saved.async_close()
     disk = FailingDisk(monkeypatch, path.name)
     disk.failing = True
-    kept = Outbox(hass, entry_id, max_age=DAY, max_records=10_000)
+    kept = Outbox(hass, SUBENTRY_ID, max_age=DAY, max_records=10_000)
     await kept.async_load()
     await kept.async_close()
     disk.failing = False
@@ -183,7 +192,7 @@ async def test_the_entry_starts_although_a_kept_file_cannot_be_removed(
 
     monkeypatch.setattr(Path, "unlink", unlink)
     config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry_id)
+    await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert config_entry.state is ConfigEntryState.LOADED
     await drain(hass, freezer, config_entry)
@@ -215,7 +224,7 @@ async def test_a_put_only_404_is_rechecked_with_a_doubling_wait(
     an ERROR line ("Submissions to Flatpeak paused") and a repair issue
     raised and withdrawn every minute, for as long as the CDN answers so.
     """
-    issue_id = f"device_not_found_{init_integration.entry_id}"
+    issue_id = device_issue_id(SUBENTRY_ID)
     sandbox.fail_next(404, 10_000, endpoint="state")
     raised = 0
 
@@ -268,9 +277,7 @@ async def test_a_delivery_does_not_hide_that_no_snapshot_can_be_taken(
     for _ in range(40):  # the backoff's third step at most
         await advance(hass, freezer, 1)
     assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
-    shown = hass.states.get("sensor.flatpeak_battery_submission_status")
-    assert shown is not None
-    assert shown.state == "waiting_for_data"
+    assert state_of(hass, "submission_status") == "waiting_for_data"
 
 
 # --- the order: the drain ends with the current state ---------------------------------
@@ -316,7 +323,7 @@ async def test_a_drain_whose_last_record_is_refused_still_ends_with_the_current_
     await sandbox.start()
     for _ in range(120):  # the backoff, then the backlog's delay
         await advance(hass, freezer, 1)
-    assert not config_entry.runtime_data.outbox
+    assert not runtime_of(config_entry).outbox
     socs = [b["state_of_charge_percent"] for b in sandbox.states()]
     assert socs[:4] == [55, 61, 58, 59]
     assert socs[-1] == 61, "the last record Flatpeak received is not the current state"
@@ -375,7 +382,7 @@ async def test_a_step_forward_does_not_end_a_retry_after(
         await hass.services.async_call(
             "button",
             "press",
-            {"entity_id": "button.flatpeak_battery_submit_now"},
+            {"entity_id": entity_id(hass, "submit_now", "button")},
             blocking=True,
         )
     assert err.value.translation_key == "submission_queued"
@@ -406,7 +413,7 @@ async def test_a_step_back_and_a_failed_manual_attempt_do_not_stall_delivery(
         await hass.services.async_call(
             "button",
             "press",
-            {"entity_id": "button.flatpeak_battery_submit_now"},
+            {"entity_id": entity_id(hass, "submit_now", "button")},
             blocking=True,
         )
     await sandbox.start()
