@@ -202,11 +202,6 @@ async def test_the_entry_starts_although_a_kept_file_cannot_be_removed(
 # --- the rechecks while paused -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Recheck's doubling restarts at every pause: a passed device check "
-    "resumes, the PUT's 404 pauses again with a new Recheck (review 15, F3)",
-)
 @pytest.mark.usefixtures("at_start")
 async def test_a_put_only_404_is_rechecked_with_a_doubling_wait(
     hass: HomeAssistant,

@@ -17,7 +17,7 @@ from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
 from .readings import SnapshotError
-from .recheck import Recheck, async_ask_user, async_clear_pause, plan_and_probe
+from .recheck import PauseChecks
 from .retry import RetryTimes
 from .status import StatusCoordinator
 from .waiters import Waiters
@@ -74,7 +74,9 @@ class Sender:
         self._timer: CALLBACK_TYPE | None = None
         self._times = RetryTimes()
         self._paused_for: ErrorCode | None = None
-        self._recheck: Recheck | None = None
+        self._checks = PauseChecks(
+            hass, context, client, self.resume, self._recheck_failed
+        )
         self._waiters = Waiters(hass)
         self._outage_logged = False
         # The scheduler takes a snapshot when the backlog ended a drain.
@@ -150,11 +152,16 @@ class Sender:
 
         Refused credentials are the account's: it asks for new ones once and
         checks them again for every device (``account.py``); it resumes this
-        sender with ``resume``. Anything else is checked again here.
+        sender with ``resume``. Anything else is checked again here
+        (``PauseChecks``); the same cause met again right after a passed check
+        is logged once.
         """
-        self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
+        if self._checks.repeats(verdict.code):
+            self.log.debug("Paused again: %s", describe(verdict))
+        else:
+            self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
         self._cancel_timer()
-        self._cancel_recheck()
+        self._checks.cancel()
         self.state = SenderState.PAUSED
         self._paused_for = verdict.code
         self._times.reset()
@@ -162,25 +169,14 @@ class Sender:
         if verdict.code is ErrorCode.AUTH_FAILED:
             self.context.credentials_refused(verdict)
             return
-        async_ask_user(self.hass, self.context, verdict.code)
-        plan, probe = plan_and_probe(verdict.code, self.client, self.device_id)
-        self._recheck = Recheck(
-            self.hass,
-            self.context.entry,
-            plan,
-            probe,
-            self.resume,
-            self._recheck_failed,
-        )
-        self._recheck.start()
+        self._checks.start(verdict.code)
 
     @callback
     def resume(self) -> None:
         """Flatpeak answers right again: clear the pause and deliver."""
         self.log.info("Flatpeak answers again; submissions resume")
-        self._recheck = None
-        self._paused_for = None
-        async_clear_pause(self.hass, self.context)
+        code, self._paused_for = self._paused_for, None
+        self._checks.resumed(code)
         self.state = SenderState.IDLE
         self.status.publish(
             status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
@@ -248,6 +244,7 @@ class Sender:
 
     def _delivered(self, state: DeviceState, record: DeviceStateRecord) -> None:
         self.outbox.delivered(state)
+        self._checks.proven()
         if self._outage_logged:
             self._outage_logged = False
             self.log.info(
@@ -268,6 +265,7 @@ class Sender:
         if verdict.action is Action.REJECT:
             self.log.warning("Flatpeak rejected a device state: %s", describe(verdict))
             self._times.reset()
+            self._checks.proven()
             self.outbox.reject(state)
             self._waiters.resolve(
                 state,
@@ -340,11 +338,6 @@ class Sender:
             self._timer()
             self._timer = None
 
-    def _cancel_recheck(self) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
-            self._recheck = None
-
     def _queued(self) -> SubmissionError:
         if self.state is SenderState.PAUSED:
             return queued_error(self._paused_for, None)
@@ -355,7 +348,7 @@ class Sender:
     def stop(self) -> None:
         """Stop the timers and answer the waiters (at unload and shutdown)."""
         self._cancel_timer()
-        self._cancel_recheck()
+        self._checks.cancel()
         self._backlog.cancel()
         self.state = SenderState.PAUSED
         self._waiters.fail_all(SubmissionError("unloaded"))
