@@ -244,11 +244,6 @@ async def test_a_put_only_404_is_rechecked_with_a_doubling_wait(
 # --- the status tells the truth ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="show_delivered sets ok and clears Last error although the last "
-    "snapshot could not be taken (review 15, F4)",
-)
 @pytest.mark.usefixtures("at_start")
 async def test_a_delivery_does_not_hide_that_no_snapshot_can_be_taken(
     hass: HomeAssistant,

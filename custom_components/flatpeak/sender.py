@@ -12,7 +12,7 @@ from homeassistant.helpers.event import async_call_later
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
 from .backlog import BacklogGate
-from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode, SubmissionStatus
+from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode
 from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
@@ -95,16 +95,14 @@ class Sender:
     def enqueue(self, state: DeviceState) -> None:
         """Queue a snapshot and deliver it when the sender can."""
         self.outbox.append(state)
-        if self.state is not SenderState.PAUSED:
-            self.status.show_data_ok()
+        self.status.show_data_ok(paused=self.state is SenderState.PAUSED)
         self.status.show_counts(self.outbox)
         self._kick()
 
     @callback
     def snapshot_failed(self, err: SnapshotError) -> None:
         """Show why no snapshot was taken, unless a pause says more."""
-        if self.state is not SenderState.PAUSED:
-            self.status.show_snapshot_problem(err)
+        self.status.show_snapshot_problem(err, paused=self.state is SenderState.PAUSED)
 
     async def async_submit(self, state: DeviceState) -> DeviceStateRecord:
         """Queue ``state``; when it can be tried now, wait until Flatpeak has it.
@@ -178,11 +176,7 @@ class Sender:
         code, self._paused_for = self._paused_for, None
         self._checks.resumed(code)
         self.state = SenderState.IDLE
-        self.status.publish(
-            status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
-            connected=True,
-            consecutive_failures=0,
-        )
+        self.status.show_resumed(self.outbox)
         self._kick()
 
     @property
