@@ -273,11 +273,6 @@ async def test_a_delivery_does_not_hide_that_no_snapshot_can_be_taken(
 # --- the order: the drain ends with the current state ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a rejection that empties the outbox never closes the drain; a fix "
-    "must not loop on a refused closing snapshot (review 15, F5)",
-)
 @pytest.mark.usefixtures("at_start")
 async def test_a_drain_whose_last_record_is_refused_still_ends_with_the_current_state(
     hass: HomeAssistant,
@@ -411,3 +406,39 @@ async def test_a_step_back_and_a_failed_manual_attempt_do_not_stall_delivery(
         await clocks.advance(10)
     # On main: nothing sent, the retry is a day away.
     assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_refused_closing_snapshot_is_not_sent_again(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    battery: None,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    random_source: Any,
+) -> None:
+    """Flatpeak refuses the backlog's last record and the closing snapshot."""
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await advance(hass, freezer, 1)
+    await sandbox.stop()
+    for soc in (58, 59, 60, 61):
+        set_soc(hass, soc)
+        await advance(hass, freezer, 31)
+    real_handler = sandbox._handle_state
+    answered = 0
+
+    async def refuse_from_the_fourth(request: Any) -> Any:
+        nonlocal answered
+        answered += 1
+        if 4 <= answered < 50:  # 60, then the closing snapshot (and any more)
+            return sandbox._error(422, "invalid_state", "refused")
+        return await real_handler(request)
+
+    sandbox._handle_state = refuse_from_the_fourth  # type: ignore[method-assign]
+    await sandbox.start()
+    for _ in range(120):
+        await advance(hass, freezer, 1)
+    assert not runtime_of(config_entry).outbox
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 61, 58, 59]
+    assert answered == 5, "a refused closing snapshot was taken and sent again"

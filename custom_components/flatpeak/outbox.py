@@ -200,9 +200,15 @@ class Outbox:
         self._drop_logged = False
 
     def reject(self, state: DeviceState) -> None:
-        """Remove a record Flatpeak refused for good; it is counted."""
-        if self._remove(state) is not None:
+        """Remove a record Flatpeak refused for good; it is counted.
+
+        A refused current state (a closing snapshot too) ends a drain as it
+        is: a fresh snapshot of the same values would be refused again.
+        """
+        if (entry := self._remove(state)) is not None:
             self.rejected += 1
+            if entry.number > self._newest_sent:
+                self._last_sent = self._newest_sent
 
     def _remove(self, state: DeviceState) -> Entry | None:
         records = self._records

@@ -266,6 +266,8 @@ class Sender:
                 SubmissionError("submission_rejected", message=describe(verdict)),
             )
             self.status.show_failure(verdict, self.outbox, consecutive_failures=0)
+            if not self.outbox:
+                self._drained()
             return
         self.outbox.release()
         if verdict.action is Action.PAUSE:
