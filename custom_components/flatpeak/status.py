@@ -262,10 +262,12 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
     def show_resumed(self, outbox: Outbox) -> None:
         """A pause ended: Flatpeak answers; pending until the outbox is delivered."""
         self.publish(
-            status=SubmissionStatus.PENDING if outbox else SubmissionStatus.OK,
-            connected=True,
-            consecutive_failures=0,
-            **(self._data_problem or {}),
+            **{
+                "status": SubmissionStatus.PENDING if outbox else SubmissionStatus.OK,
+                "connected": True,
+                "consecutive_failures": 0,
+                **(self._data_problem or {}),
+            }
         )
 
     @callback
