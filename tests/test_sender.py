@@ -532,3 +532,32 @@ async def test_the_backlog_delay_is_random_within_30_s(
     times = [b["time"] for b in bodies[current : current + 2]]
     assert times == sorted(times)
     assert sandbox.duplicates == 0
+
+
+@pytest.mark.usefixtures("random_source")
+async def test_a_drain_ending_in_the_second_of_the_current_state_sends_it_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The current state went first; the backlog drains within the same second.
+
+    The snapshot that would close the drain is the current state again, the
+    same time and values: the same record (its ``record_reference_id``), which
+    Flatpeak has. It is not queued a second time (found by ``scripts/fuzz``).
+    """
+    await sandbox.stop()
+    for soc in (58, 59):
+        set_soc(hass, soc)
+        await advance(hass, freezer, 31)
+    await sandbox.start()
+    # The action: the current state at once, then the backlog (no delay).
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
+    await settle(hass)
+    bodies = sandbox.states()
+    refs = [b["record_reference_id"] for b in bodies]
+    assert len(refs) == len(set(refs)), "a record was sent twice"
+    assert sandbox.duplicates == 0
+    assert [b["state_of_charge_percent"] for b in bodies] == [59, 58, 59]
+    assert not runtime_of(init_integration).outbox

@@ -76,6 +76,7 @@ class Outbox:
         self._newest_sent = -1
         self._last_sent = -1
         self.last_sent: DeviceState | None = None  # the last record accepted
+        self._newest_accepted: DeviceState | None = None
         self.max_age = max_age
         self.max_records = max_records
         self.dropped = 0
@@ -187,6 +188,15 @@ class Outbox:
         """Return whether the outbox is empty and Flatpeak's last record is old."""
         return not self._records and self._last_sent < self._newest_sent
 
+    def accepted(self, state: DeviceState) -> bool:
+        """Return whether Flatpeak accepted ``state`` last, or as its newest record.
+
+        A snapshot equal to one of them (the same time and values: the same
+        ``record_reference_id``) is that record: queued again, it would be
+        sent twice.
+        """
+        return state in (self.last_sent, self._newest_accepted)
+
     def release(self) -> None:
         """End the in-flight state of the peeked record (the attempt failed)."""
         self._in_flight = None
@@ -196,7 +206,9 @@ class Outbox:
         if (entry := self._remove(state)) is not None:
             self.last_sent = entry.state
             self._last_sent = entry.number
-            self._newest_sent = max(self._newest_sent, entry.number)
+            if entry.number > self._newest_sent:
+                self._newest_sent = entry.number
+                self._newest_accepted = entry.state
         self._drop_logged = False
 
     def reject(self, state: DeviceState) -> None:

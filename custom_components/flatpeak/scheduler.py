@@ -215,8 +215,8 @@ class Scheduler:
         with self._trigger():
             self.check_mapping()
             state = self._snapshot(when)
-            if closing and state == self.sender.outbox.last_sent:
-                return  # the record Flatpeak received last is the current state
+            if closing and self.sender.outbox.accepted(state):
+                return  # Flatpeak has the current state: this very record
             if heartbeat:
                 if state.record_reference_id in self._heartbeats:
                     self.log.debug("Heartbeat at %s taken already (a clock step)", when)
