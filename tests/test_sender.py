@@ -561,3 +561,28 @@ async def test_a_drain_ending_in_the_second_of_the_current_state_sends_it_once(
     assert sandbox.duplicates == 0
     assert [b["state_of_charge_percent"] for b in bodies] == [59, 58, 59]
     assert not runtime_of(init_integration).outbox
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_change_in_the_second_of_a_heartbeat_with_its_values_is_not_sent_twice(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The heartbeat runs; in the same instant the state of charge entity is
+    written again with the same value (an attribute changes). The change's
+    snapshot, after the minimum gap, has the heartbeat's time and values: the
+    same record (its ``record_reference_id``), which is not queued again
+    (found by ``scripts/fuzz``).
+    """
+    await advance(hass, freezer, 290)  # the heartbeat's boundary
+    assert len(sandbox.states()) == 1
+    soc = hass.states.get("sensor.battery_soc")
+    assert soc is not None
+    hass.states.async_set(soc.entity_id, soc.state, {**soc.attributes, "note": 1})
+    await advance(hass, freezer, 31)
+    refs = [b["record_reference_id"] for b in sandbox.states()]
+    assert len(refs) == len(set(refs)), "a record was sent twice"
+    assert sandbox.duplicates == 0
+    assert len(refs) == 1

@@ -188,14 +188,15 @@ class Outbox:
         """Return whether the outbox is empty and Flatpeak's last record is old."""
         return not self._records and self._last_sent < self._newest_sent
 
-    def accepted(self, state: DeviceState) -> bool:
-        """Return whether Flatpeak accepted ``state`` last, or as its newest record.
+    def holds(self, state: DeviceState) -> bool:
+        """Return whether ``state`` is the newest record queued, or one Flatpeak has.
 
-        A snapshot equal to one of them (the same time and values: the same
-        ``record_reference_id``) is that record: queued again, it would be
+        A snapshot equal to the newest queued record, or to the one Flatpeak
+        accepted last or as its newest (the same time and values: the same
+        ``record_reference_id``), is that record: queued again, it would be
         sent twice.
         """
-        return state in (self.last_sent, self._newest_accepted)
+        return state in (self.newest, self.last_sent, self._newest_accepted)
 
     def release(self) -> None:
         """End the in-flight state of the peeked record (the attempt failed)."""
