@@ -21,6 +21,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -34,7 +35,9 @@ from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (
     NEWEST_HOME_ASSISTANT,
+    SOC,
     SUBENTRY_ID,
+    Clocks,
     advance,
     entity_id,
     only_platform,
@@ -207,6 +210,88 @@ async def test_last_error_returns_to_none_once_a_record_is_accepted(
     assert state_of(hass, "last_error") == "none"
     attributes = hass.states.get(entity_id(hass, "last_error")).attributes
     assert attributes["time"] is None
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_delivery_keeps_showing_that_no_snapshot_can_be_taken(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The state of charge became unavailable during an outage.
+
+    The record queued before it is delivered when Flatpeak is back; the
+    status still says why no snapshot can be taken (it used to say ``ok``,
+    *Last error* ``none``, until the next heartbeat or change).
+    """
+    await sandbox.stop()
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    hass.states.async_set(SOC, "unavailable")
+    await advance(hass, freezer, 31)
+    await sandbox.start()
+    for _ in range(40):  # the backoff's third step at most
+        await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    assert state_of(hass, "submission_status") == "waiting_for_data"
+    assert state_of(hass, "last_error") == "waiting_for_data"
+    assert state_of(hass, "api_connection", "binary_sensor") == "on"
+    set_soc(hass, 62)  # a snapshot again: the problem is over
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 1)  # the entities' second
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][-1] == 62
+    assert state_of(hass, "submission_status") == "ok"
+    assert state_of(hass, "last_error") == "none"
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_resume_keeps_showing_that_no_snapshot_can_be_taken(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The data problem began during a pause: the pause showed, then it."""
+    sandbox.unknown_device = True
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    hass.states.async_set(SOC, "unavailable")
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 1)
+    assert state_of(hass, "last_error") == "device_not_found"
+    sandbox.unknown_device = False
+    await advance(hass, freezer, 60)  # the check passes, 61 is delivered
+    await advance(hass, freezer, 1)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    assert state_of(hass, "submission_status") == "waiting_for_data"
+    assert state_of(hass, "last_error") == "waiting_for_data"
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_last_submission_is_never_in_the_future_after_a_step_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """The wall clock steps back a day (a clock that ran ahead, corrected).
+
+    A later *Last submission* is held back while it is less than
+    ``LAST_SUBMISSION_STEP`` past the shown one; after a step back every new
+    one is *before* the shown one. It used to keep showing a time a day in
+    the future, for a day and an hour; an earlier one now shows at once.
+    """
+    set_soc(hass, 61)
+    await clocks.advance(31)
+    await clocks.advance(1)
+    await clocks.step(-timedelta(days=1))
+    for soc in (62, 63, 64):
+        set_soc(hass, soc)
+        await clocks.advance(31)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][-1] == 64
+    shown = datetime.fromisoformat(state_of(hass, "last_submission"))
+    assert shown <= dt_util.utcnow(), "Last submission is in the future"
 
 
 @pytest.mark.usefixtures("at_start", "entity_registry_enabled_by_default")

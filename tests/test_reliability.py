@@ -701,3 +701,47 @@ async def test_recheck_meets_another_problem(
     assert state_of(hass, "submission_status") == "ok"
     assert hass.config_entries.flow.async_progress() == []
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_404_to_the_put_alone_is_rechecked_with_a_doubling_wait(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A CDN answers 404 to the PUT only: every lookup of the device passes.
+
+    A passed check resumes, but only an accepted submission proves the device
+    back: the PUT's 404 again continues the checks with the doubling wait
+    (it used to start them over: a PUT, an ERROR line and the repair issue
+    raised again every minute, for as long as the CDN answered so).
+    """
+    issue_id = f"device_not_found_{SUBENTRY_ID}"
+    sandbox.fail_next(404, 10_000, endpoint="state")
+    raised = 0
+
+    def count(event: Any) -> None:
+        nonlocal raised
+        if event.data["issue_id"] == issue_id and event.data["action"] == "create":
+            raised += 1
+
+    hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, count)
+    set_soc(hass, 61)
+    for _ in range(120):  # two hours
+        await advance(hass, freezer, 60)
+    puts = len(sandbox.requests_to("state"))
+    paused = caplog.text.count("Submissions to Flatpeak paused")
+    # Checked after 1, 3, 7, 15, 31 and 63 minutes (was: 120 of each).
+    assert (puts, paused, raised) == (7, 1, 1)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert state_of(hass, "last_error") == "device_not_found"
+
+    sandbox.clear_faults()  # the next check, after 127 minutes, resumes
+    for _ in range(8):
+        await advance(hass, freezer, 60)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await drain(hass, freezer, init_integration)
+    assert state_of(hass, "submission_status") == "ok"

@@ -1,7 +1,9 @@
 """The sender: the error taxonomy, a loop that never dies, and recovery speed."""
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -413,6 +415,90 @@ async def test_the_current_state_first_then_the_backlog_then_the_current_again(
     assert state_of(hass, "queued_records") == "0"
 
 
+def refuse(sandbox: FlatpeakSandbox, refused: Callable[[int, Any], bool]) -> None:
+    """Answer 422 to the state requests ``refused(n, body)`` picks (n from 1)."""
+    real_handler = sandbox._handle_state
+    answered = 0
+
+    async def handle(request: Any) -> Any:
+        nonlocal answered
+        answered += 1
+        if refused(answered, request["json"]):
+            return sandbox._error(422, "invalid_state", "refused")
+        return await real_handler(request)
+
+    sandbox._handle_state = handle  # type: ignore[method-assign]
+
+
+async def outage_of_four_records(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Start (55 is sent), then queue 58, 59, 60 and 61 while Flatpeak is down."""
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await advance(hass, freezer, 1)
+    await sandbox.stop()
+    for soc in (58, 59, 60, 61):
+        set_soc(hass, soc)
+        await advance(hass, freezer, 31)
+
+
+@pytest.mark.usefixtures("battery", "random_source")
+async def test_a_drain_whose_last_record_is_refused_ends_with_the_current_state(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Flatpeak refuses (422) the backlog's last record.
+
+    The current state (61) went first, the backlog (58, 59, 60) follows. The
+    refusal empties the outbox: the drain closes with a fresh snapshot of the
+    current state (it used to stay open, Flatpeak's last record 59, until the
+    next change or heartbeat).
+    """
+    await outage_of_four_records(hass, config_entry, sandbox, freezer)
+    refuse(sandbox, lambda _n, body: body["state_of_charge_percent"] == 60)
+    await sandbox.start()
+    for _ in range(120):  # the backoff, then the backlog's delay
+        await advance(hass, freezer, 1)
+    assert not runtime_of(config_entry).outbox
+    socs = [b["state_of_charge_percent"] for b in sandbox.states()]
+    assert socs == [55, 61, 58, 59, 61]
+
+
+@pytest.mark.usefixtures("battery", "random_source")
+async def test_a_refused_closing_snapshot_is_not_taken_again(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Flatpeak refuses the backlog's last record and the closing snapshot.
+
+    A fresh snapshot of the same values would be refused again: the drain
+    ends as it is, no loop of snapshots sent back to back.
+    """
+    await outage_of_four_records(hass, config_entry, sandbox, freezer)
+    requests: list[float] = []
+
+    def fourth_and_later(n: int, body: Any) -> bool:
+        requests.append(body["state_of_charge_percent"])
+        return 4 <= n < 50  # 60, the closing 61 (and, in a loop, more)
+
+    refuse(sandbox, fourth_and_later)
+    await sandbox.start()
+    for _ in range(120):
+        await advance(hass, freezer, 1)
+    assert not runtime_of(config_entry).outbox
+    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [55, 61, 58, 59]
+    assert requests == [61, 58, 59, 60, 61]
+    assert runtime_of(config_entry).outbox.rejected == 2
+
+
 async def test_the_backlog_delay_is_random_within_30_s(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -446,3 +532,57 @@ async def test_the_backlog_delay_is_random_within_30_s(
     times = [b["time"] for b in bodies[current : current + 2]]
     assert times == sorted(times)
     assert sandbox.duplicates == 0
+
+
+@pytest.mark.usefixtures("random_source")
+async def test_a_drain_ending_in_the_second_of_the_current_state_sends_it_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The current state went first; the backlog drains within the same second.
+
+    The snapshot that would close the drain is the current state again, the
+    same time and values: the same record (its ``record_reference_id``), which
+    Flatpeak has. It is not queued a second time (found by ``scripts/fuzz``).
+    """
+    await sandbox.stop()
+    for soc in (58, 59):
+        set_soc(hass, soc)
+        await advance(hass, freezer, 31)
+    await sandbox.start()
+    # The action: the current state at once, then the backlog (no delay).
+    await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
+    await settle(hass)
+    bodies = sandbox.states()
+    refs = [b["record_reference_id"] for b in bodies]
+    assert len(refs) == len(set(refs)), "a record was sent twice"
+    assert sandbox.duplicates == 0
+    assert [b["state_of_charge_percent"] for b in bodies] == [59, 58, 59]
+    assert not runtime_of(init_integration).outbox
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_change_in_the_second_of_a_heartbeat_with_its_values_is_not_sent_twice(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The heartbeat runs; in the same instant the state of charge entity is
+    written again with the same value (an attribute changes). The change's
+    snapshot, after the minimum gap, has the heartbeat's time and values: the
+    same record (its ``record_reference_id``), which is not queued again
+    (found by ``scripts/fuzz``).
+    """
+    await advance(hass, freezer, 290)  # the heartbeat's boundary
+    assert len(sandbox.states()) == 1
+    soc = hass.states.get("sensor.battery_soc")
+    assert soc is not None
+    hass.states.async_set(soc.entity_id, soc.state, {**soc.attributes, "note": 1})
+    await advance(hass, freezer, 31)
+    refs = [b["record_reference_id"] for b in sandbox.states()]
+    assert len(refs) == len(set(refs)), "a record was sent twice"
+    assert sandbox.duplicates == 0
+    assert len(refs) == 1

@@ -23,6 +23,7 @@ from .conftest import (
     BEHAVIOUR,
     MAPPING,
     SOC,
+    Clocks,
     RandomSource,
     account_data,
     advance,
@@ -32,6 +33,7 @@ from .conftest import (
     entity_id,
     forget_received,
     runtime_of,
+    set_soc,
     settle,
     shown,
     state_of,
@@ -370,6 +372,65 @@ async def test_manual_attempts_do_not_raise_the_backoff(
         assert dt_util.utcnow() <= due, "the presses moved the recovery later"
         await advance(hass, freezer, 1)
     assert dt_util.utcnow() == due
+
+
+async def press(hass: HomeAssistant) -> None:
+    await hass.services.async_call(
+        "button",
+        "press",
+        {ATTR_ENTITY_ID: entity_id(hass, "submit_now", "button")},
+        blocking=True,
+    )
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_wall_clock_step_forward_does_not_end_a_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """NTP steps the wall clock forward during a 429's Retry-After of 120 s.
+
+    The retry times are on the monotonic clock: the button still answers
+    "queued" (it used to find the wall-clock time of the Retry-After past and
+    send at once, 2 s into Flatpeak's 120 s).
+    """
+    sandbox.fail_next(429, endpoint="state", retry_after="120")
+    set_soc(hass, 61)
+    await clocks.advance(1)
+    assert [r.status for r in sandbox.requests_to("state")] == [429]
+    await clocks.step(timedelta(hours=2))
+    with pytest.raises(HomeAssistantError) as err:
+        await press(hass)
+    assert err.value.translation_key == "submission_queued"
+    await clocks.advance(1)
+    assert [r.status for r in sandbox.requests_to("state")] == [429]
+
+
+@pytest.mark.usefixtures("at_start", "random_source")
+async def test_a_wall_clock_step_back_and_a_failed_press_do_not_stall_delivery(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    clocks: Clocks,
+) -> None:
+    """The wall clock steps back a day during a backoff; the button is pressed.
+
+    The press fails too; the retry stays on the monotonic clock (it used to
+    keep the wall-clock retry time the press found: a day away after the
+    step, and nothing was sent for a day with Flatpeak back).
+    """
+    await sandbox.stop()
+    set_soc(hass, 61)
+    await clocks.advance(1)  # cannot connect: the backoff's 5 s
+    await clocks.step(-timedelta(days=1))
+    with pytest.raises(HomeAssistantError):
+        await press(hass)
+    await sandbox.start()
+    for _ in range(60):  # ten minutes, the longest backoff
+        await clocks.advance(10)
+    assert [b["state_of_charge_percent"] for b in sandbox.states()][:1] == [61]
 
 
 async def test_action_supersedes_a_change_waiting_out_the_gap(

@@ -255,7 +255,16 @@ async def feed_every_state(
             assert last_error.state == expected_status, case
             assert last_error.attributes["entity_id"] == field.entity_id, case
             continue
-        assert bodies, case
+        if not bodies:
+            # A snapshot equal to the record Flatpeak has (the same time and
+            # values, e.g. a heartbeat in the same instant) is not sent again.
+            bodies = sandbox.states()[-1:]
+            assert bodies, case
+            written_at = hass.states.get(field.entity_id)
+            assert written_at is not None
+            assert bodies[0]["time"] == written_at.last_updated.strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ), case
         assert status in ("ok", "pending"), case
         body = bodies[-1]
         if not field.usable(number):

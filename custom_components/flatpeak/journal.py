@@ -105,11 +105,25 @@ class Journal:
         return kept
 
     def remove_kept(self, paths: Iterable[Path]) -> None:
-        """Delete kept files whose records the journal now holds."""
+        """Delete kept files whose records the journal now holds.
+
+        One that cannot be deleted (a failing storage) is left with a warning:
+        its records are in the journal, and the next start merges it again
+        (a record the journal holds is not repeated).
+        """
         with self._lock:
             for path in paths:
-                with suppress(FileNotFoundError):
+                try:
                     path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    LOGGER.warning(
+                        "Could not remove the outbox file %s (%s); its records "
+                        "are in the outbox journal",
+                        path,
+                        err.strerror or err,
+                    )
             _sync_directory(self.path.parent)
 
     def append(

@@ -76,6 +76,7 @@ class Outbox:
         self._newest_sent = -1
         self._last_sent = -1
         self.last_sent: DeviceState | None = None  # the last record accepted
+        self._newest_accepted: DeviceState | None = None
         self.max_age = max_age
         self.max_records = max_records
         self.dropped = 0
@@ -115,7 +116,10 @@ class Outbox:
 
         Files kept after a read error and the 0.1.0 ``Store`` outbox are merged
         (``outbox_restore.py``); they are removed only once the journal holding
-        their records is on disk.
+        their records is on disk: after the load's flush, or after the first
+        rewrite that succeeds when that flush failed (else a later start would
+        merge them again: records delivered meanwhile sent again, counters
+        added twice).
         """
         restored = await async_restore(
             self._hass, self._writer.journal, self._storage_id
@@ -133,6 +137,8 @@ class Outbox:
             await self._writer.async_flush()
             if self._writer.synced:
                 await restored.async_clean_up()
+            else:  # merged again at each start until a rewrite succeeds
+                self._writer.after_rewrite(restored.async_clean_up)
 
     async def async_flush(self) -> None:
         """Write every pending change now and wait until it is on disk."""
@@ -182,6 +188,16 @@ class Outbox:
         """Return whether the outbox is empty and Flatpeak's last record is old."""
         return not self._records and self._last_sent < self._newest_sent
 
+    def holds(self, state: DeviceState) -> bool:
+        """Return whether ``state`` is the newest record queued, or one Flatpeak has.
+
+        A snapshot equal to the newest queued record, or to the one Flatpeak
+        accepted last or as its newest (the same time and values: the same
+        ``record_reference_id``), is that record: queued again, it would be
+        sent twice.
+        """
+        return state in (self.newest, self.last_sent, self._newest_accepted)
+
     def release(self) -> None:
         """End the in-flight state of the peeked record (the attempt failed)."""
         self._in_flight = None
@@ -191,13 +207,21 @@ class Outbox:
         if (entry := self._remove(state)) is not None:
             self.last_sent = entry.state
             self._last_sent = entry.number
-            self._newest_sent = max(self._newest_sent, entry.number)
+            if entry.number > self._newest_sent:
+                self._newest_sent = entry.number
+                self._newest_accepted = entry.state
         self._drop_logged = False
 
     def reject(self, state: DeviceState) -> None:
-        """Remove a record Flatpeak refused for good; it is counted."""
-        if self._remove(state) is not None:
+        """Remove a record Flatpeak refused for good; it is counted.
+
+        A refused current state (a closing snapshot too) ends a drain as it
+        is: a fresh snapshot of the same values would be refused again.
+        """
+        if (entry := self._remove(state)) is not None:
             self.rejected += 1
+            if entry.number > self._newest_sent:
+                self._last_sent = self._newest_sent
 
     def _remove(self, state: DeviceState) -> Entry | None:
         records = self._records

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
 import logging
@@ -76,6 +76,8 @@ class OutboxWriter:
         self._closed = False
         self._failing = False
         self._save_run_time = False  # at close: the run time so far
+        # Run once the next rewrite is on disk (removing what a load merged).
+        self._after_rewrite: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def synced(self) -> bool:
@@ -100,6 +102,11 @@ class OutboxWriter:
         if rewrite or not contents.clean:
             self._rewrite = True
             self.changed()
+
+    @callback
+    def after_rewrite(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` once a rewrite (every live record) is on disk."""
+        self._after_rewrite.append(job)
 
     @callback
     def added(self, entry: Entry) -> None:
@@ -180,6 +187,7 @@ class OutboxWriter:
 
     async def _async_run(self) -> None:
         while (job := self._take_job()) is not None:
+            rewrite = isinstance(job, partial) and job.func is _rewrite
             try:
                 await self._hass.async_add_executor_job(job)
             except OSError as err:
@@ -196,6 +204,13 @@ class OutboxWriter:
             if self._failing:
                 self._failing = False
                 self._log.info("The outbox is written to disk again")
+            if rewrite and self._after_rewrite:
+                jobs, self._after_rewrite = self._after_rewrite, []
+                for after in jobs:
+                    try:
+                        await after()
+                    except OSError as err:  # the next start merges it again
+                        self._log.warning("Could not clean up the outbox: %s", err)
 
     async def async_flush(self) -> None:
         """Write everything pending now and wait until it is on disk."""

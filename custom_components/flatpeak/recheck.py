@@ -72,17 +72,27 @@ class Recheck:
         probe: Probe,
         on_passed: Callable[[], None],
         on_failed: Callable[[Exception], None],
+        *,
+        checks: int = 0,
     ) -> None:
-        """Prepare the checks; nothing runs before ``start``."""
+        """Prepare the checks; nothing runs before ``start``.
+
+        ``checks`` failed ones before this one (the wait goes on doubling).
+        """
         self._hass = hass
         self._entry = entry
         self._plan = plan
         self._probe = probe
         self._on_passed = on_passed
         self._on_failed = on_failed
-        self._checks = 0
+        self._checks = checks
         self._timer: CALLBACK_TYPE | None = None
         self._cancelled = False
+
+    @property
+    def checks(self) -> int:
+        """Return how many checks failed so far."""
+        return self._checks
 
     @callback
     def start(self) -> None:
@@ -124,29 +134,99 @@ class Recheck:
             self._on_passed()
 
 
-@callback
-def async_ask_user(
-    hass: HomeAssistant, context: DeviceContext, code: ErrorCode
-) -> None:
-    """Ask the user to fix what a device's pause for ``code`` is about (if a form can).
+class PauseChecks:
+    """One device's checks while paused, until a submission proves the cause gone.
 
-    Refused credentials are the account's: ``FlatpeakAccount`` asks for them.
+    A passed check resumes delivery, but only Flatpeak's next answer to a
+    submission proves the cause gone: a CDN that answers 404 to the ``PUT``
+    alone passes every lookup of the device. Until then the repair issue
+    stays, and if the submission meets the same cause again the checks go on
+    from where they were (the wait keeps doubling, up to an hour) instead of
+    from the first step: one issue, and a ``PUT`` an hour at most, for as
+    long as it lasts. Refused credentials are the account's
+    (``FlatpeakAccount``): it asks for them and checks them.
     """
-    if code is ErrorCode.DEVICE_NOT_FOUND:
-        async_create_device_issue(hass, context)
 
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        context: DeviceContext,
+        client: FlatpeakClient,
+        on_passed: Callable[[], None],
+        on_failed: Callable[[Exception], None],
+    ) -> None:
+        """Check for ``context``'s device with ``client``; report to the sender."""
+        self._hass = hass
+        self._context = context
+        self._client = client
+        self._on_passed = on_passed
+        self._on_failed = on_failed
+        self._recheck: Recheck | None = None
+        # What a passed check resumed for, until a submission proves it gone.
+        self._unproven: ErrorCode | None = None
+        self._failed_checks = 0
 
-@callback
-def async_clear_pause(hass: HomeAssistant, context: DeviceContext) -> None:
-    """Undo what a device's pause asked of the user, now that a check passed.
+    def repeats(self, code: ErrorCode) -> bool:
+        """Return whether a pause for ``code`` meets again what a check passed."""
+        return code is self._unproven
 
-    Every check needs a token: the credentials work, for every device of the
-    account (``FlatpeakAccount.credentials_work``: a re-authentication is
-    moot). The device issue goes too (if the pause changed from an unknown
-    device to another problem, the next ``PUT`` raises it again at once).
-    """
-    async_delete_device_issue(hass, context.storage_id)
-    context.credentials_work()
+    @callback
+    def start(self, code: ErrorCode) -> None:
+        """Ask the user to fix ``code`` (if a form can) and check it on a schedule."""
+        self.cancel()
+        # The passed check was wrong: it counts as failed, the wait doubles.
+        checks = self._failed_checks + 1 if self.repeats(code) else 0
+        self._unproven = None
+        if code is ErrorCode.DEVICE_NOT_FOUND:
+            async_create_device_issue(self._hass, self._context)
+        plan, probe = plan_and_probe(code, self._client, self._context.device_id)
+        self._recheck = recheck = Recheck(
+            self._hass,
+            self._context.entry,
+            plan,
+            probe,
+            lambda: self._passed(recheck),
+            self._on_failed,
+            checks=checks,
+        )
+        recheck.start()
+
+    @callback
+    def _passed(self, recheck: Recheck) -> None:
+        self._failed_checks = recheck.checks
+        self._recheck = None
+        self._on_passed()
+
+    @callback
+    def resumed(self, code: ErrorCode | None) -> None:
+        """The pause for ``code`` ended: by a passed check, or the account's.
+
+        Every check needs a token: the credentials work, for every device of
+        the account (``FlatpeakAccount.credentials_work``: a re-authentication
+        is moot). The device's repair issue stays until ``proven``.
+        """
+        self._recheck = None
+        self._unproven = code
+        self._context.credentials_work()
+
+    @callback
+    def proven(self) -> None:
+        """Flatpeak answered a submission about the device: the pause is over.
+
+        The device issue goes (also one of an earlier pause that changed to
+        another problem meanwhile).
+        """
+        if self._unproven is not None:
+            self._unproven = None
+            self._failed_checks = 0
+            async_delete_device_issue(self._hass, self._context.storage_id)
+
+    @callback
+    def cancel(self) -> None:
+        """Stop checking (the carried count stays)."""
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
 
 
 @callback

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 import random
+import time
+
+from homeassistant.util import dt as dt_util
 
 from .const import (
     BACKLOG_DELAY_MAX,
@@ -87,39 +90,48 @@ class RetryTimes:
     Bookkeeping only (the sender owns the timer): ``due`` is the next attempt,
     ``not_before`` the end of the part of the wait Flatpeak asked for (a
     ``Retry-After``, the pace after a 429), which a manual attempt may not end.
+    Both are kept on the monotonic clock, as the sender's timer is: a
+    wall-clock step neither ends a ``Retry-After`` nor turns a failed manual
+    attempt's retry into a wait of the step's length. ``due`` is shown to the
+    user as a wall-clock time.
     """
 
     def __init__(self) -> None:
         """Start with no wait."""
         self.backoff = Backoff()
         self.pace = Pace()
-        self.due: datetime | None = None
-        self.not_before: datetime | None = None
-        self._manual_due: datetime | None = None  # the wait a manual attempt ended
+        self._due: float | None = None  # time.monotonic() of the next attempt
+        self._not_before: float | None = None
+        self._manual_due: float | None = None  # the wait a manual attempt ended
 
-    def may_try_now(self, now: datetime) -> bool:
+    @property
+    def due(self) -> datetime | None:
+        """Return the next attempt on the wall clock, or None."""
+        if self._due is None:
+            return None
+        return dt_util.utcnow() + timedelta(seconds=self._due - time.monotonic())
+
+    def may_try_now(self) -> bool:
         """Return whether a manual attempt may end the wait now."""
-        return self.not_before is None or self.not_before <= now
+        return self._not_before is None or self._not_before <= time.monotonic()
 
     def try_now(self) -> None:
         """A manual attempt ends the wait; if it fails, the wait stays as it was."""
-        self._manual_due = self.due
+        self._manual_due = self._due
 
     def reset(self) -> None:
         """Flatpeak answered (or a pause ended): the backoff starts over."""
         self.backoff.reset()
         self._manual_due = None
 
-    def accepted(self, now: datetime) -> float:
+    def accepted(self) -> float:
         """A record was accepted: return the pace's gap before the next one."""
         self.reset()
         gap = self.pace.accepted()
-        self._wait(now, gap, gap)
+        self._wait(gap, gap)
         return gap
 
-    def failed(
-        self, now: datetime, retry_after: float | None, *, rate_limited: bool
-    ) -> float:
+    def failed(self, retry_after: float | None, *, rate_limited: bool) -> float:
         """Return the wait after a failed attempt.
 
         An automatic attempt counts toward the backoff and waits it, or
@@ -132,19 +144,20 @@ class RetryTimes:
         if rate_limited:
             self.pace.rate_limited()
         if manual_due is not None:
-            ours = (manual_due - now).total_seconds()
+            ours = manual_due - time.monotonic()
         else:
             ours = self.backoff.failed()
             if retry_after is not None:
                 ours = 0.0
         asked = max(retry_after or 0.0, self.pace.gap)
         delay = max(ours, asked, RETRY_AFTER_MIN)
-        self._wait(now, delay, delay if rate_limited else asked)
+        self._wait(delay, delay if rate_limited else asked)
         return delay
 
-    def _wait(self, now: datetime, delay: float, asked: float) -> None:
-        self.due = now + timedelta(seconds=delay)
-        self.not_before = now + timedelta(seconds=asked) if asked else None
+    def _wait(self, delay: float, asked: float) -> None:
+        now = time.monotonic()
+        self._due = now + delay
+        self._not_before = now + asked if asked else None
 
 
 def backlog_delay() -> float:

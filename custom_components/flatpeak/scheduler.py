@@ -191,7 +191,7 @@ class Scheduler:
     def _close_drain(self) -> None:
         """The backlog ended a drain: Flatpeak's last record is old; send the current."""
         self._supersede_pending_change()
-        self._queue_snapshot(dt_util.utcnow(), closing=True)
+        self._queue_snapshot(dt_util.utcnow())
 
     def _supersede_pending_change(self) -> None:
         """A snapshot taken now carries the latest values: drop a waiting change."""
@@ -209,14 +209,14 @@ class Scheduler:
         return with_reference_id(self.sender.device_id, state)
 
     @callback
-    def _queue_snapshot(
-        self, when: datetime, *, heartbeat: bool = False, closing: bool = False
-    ) -> None:
+    def _queue_snapshot(self, when: datetime, *, heartbeat: bool = False) -> None:
         with self._trigger():
             self.check_mapping()
             state = self._snapshot(when)
-            if closing and state == self.sender.outbox.last_sent:
-                return  # the record Flatpeak received last is the current state
+            if self.sender.outbox.holds(state):
+                # This very record (the same time and values) is queued or at
+                # Flatpeak: a drain's close, or a change in a heartbeat's instant.
+                return
             if heartbeat:
                 if state.record_reference_id in self._heartbeats:
                     self.log.debug("Heartbeat at %s taken already (a clock step)", when)

@@ -9,16 +9,15 @@ from enum import StrEnum
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
-from homeassistant.util import dt as dt_util
 
 from .api import DeviceState, DeviceStateRecord, FlatpeakClient
 from .backlog import BacklogGate
-from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode, SubmissionStatus
+from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode
 from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
 from .readings import SnapshotError
-from .recheck import Recheck, async_ask_user, async_clear_pause, plan_and_probe
+from .recheck import PauseChecks
 from .retry import RetryTimes
 from .status import StatusCoordinator
 from .waiters import Waiters
@@ -75,7 +74,9 @@ class Sender:
         self._timer: CALLBACK_TYPE | None = None
         self._times = RetryTimes()
         self._paused_for: ErrorCode | None = None
-        self._recheck: Recheck | None = None
+        self._checks = PauseChecks(
+            hass, context, client, self.resume, self._recheck_failed
+        )
         self._waiters = Waiters(hass)
         self._outage_logged = False
         # The scheduler takes a snapshot when the backlog ended a drain.
@@ -94,16 +95,14 @@ class Sender:
     def enqueue(self, state: DeviceState) -> None:
         """Queue a snapshot and deliver it when the sender can."""
         self.outbox.append(state)
-        if self.state is not SenderState.PAUSED:
-            self.status.show_data_ok()
+        self.status.show_data_ok(paused=self.state is SenderState.PAUSED)
         self.status.show_counts(self.outbox)
         self._kick()
 
     @callback
     def snapshot_failed(self, err: SnapshotError) -> None:
         """Show why no snapshot was taken, unless a pause says more."""
-        if self.state is not SenderState.PAUSED:
-            self.status.show_snapshot_problem(err)
+        self.status.show_snapshot_problem(err, paused=self.state is SenderState.PAUSED)
 
     async def async_submit(self, state: DeviceState) -> DeviceStateRecord:
         """Queue ``state``; when it can be tried now, wait until Flatpeak has it.
@@ -142,7 +141,7 @@ class Sender:
     def _may_try_now(self) -> bool:
         """Return whether a record queued now is tried at once."""
         if self.state is SenderState.WAITING:
-            return self._times.may_try_now(dt_util.utcnow())
+            return self._times.may_try_now()
         return self.state is not SenderState.PAUSED
 
     @callback
@@ -151,11 +150,16 @@ class Sender:
 
         Refused credentials are the account's: it asks for new ones once and
         checks them again for every device (``account.py``); it resumes this
-        sender with ``resume``. Anything else is checked again here.
+        sender with ``resume``. Anything else is checked again here
+        (``PauseChecks``); the same cause met again right after a passed check
+        is logged once.
         """
-        self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
+        if self._checks.repeats(verdict.code):
+            self.log.debug("Paused again: %s", describe(verdict))
+        else:
+            self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
         self._cancel_timer()
-        self._cancel_recheck()
+        self._checks.cancel()
         self.state = SenderState.PAUSED
         self._paused_for = verdict.code
         self._times.reset()
@@ -163,31 +167,16 @@ class Sender:
         if verdict.code is ErrorCode.AUTH_FAILED:
             self.context.credentials_refused(verdict)
             return
-        async_ask_user(self.hass, self.context, verdict.code)
-        plan, probe = plan_and_probe(verdict.code, self.client, self.device_id)
-        self._recheck = Recheck(
-            self.hass,
-            self.context.entry,
-            plan,
-            probe,
-            self.resume,
-            self._recheck_failed,
-        )
-        self._recheck.start()
+        self._checks.start(verdict.code)
 
     @callback
     def resume(self) -> None:
         """Flatpeak answers right again: clear the pause and deliver."""
         self.log.info("Flatpeak answers again; submissions resume")
-        self._recheck = None
-        self._paused_for = None
-        async_clear_pause(self.hass, self.context)
+        code, self._paused_for = self._paused_for, None
+        self._checks.resumed(code)
         self.state = SenderState.IDLE
-        self.status.publish(
-            status=SubmissionStatus.PENDING if self.outbox else SubmissionStatus.OK,
-            connected=True,
-            consecutive_failures=0,
-        )
+        self.status.show_resumed(self.outbox)
         self._kick()
 
     @property
@@ -249,6 +238,7 @@ class Sender:
 
     def _delivered(self, state: DeviceState, record: DeviceStateRecord) -> None:
         self.outbox.delivered(state)
+        self._checks.proven()
         if self._outage_logged:
             self._outage_logged = False
             self.log.info(
@@ -261,7 +251,7 @@ class Sender:
         self._waiters.resolve(state, record)
         if not self.outbox:
             self._drained()
-        if (gap := self._times.accepted(dt_util.utcnow())) and self.outbox:
+        if (gap := self._times.accepted()) and self.outbox:
             self._wait(gap)
 
     def _failed(self, state: DeviceState, err: Exception) -> None:
@@ -269,21 +259,22 @@ class Sender:
         if verdict.action is Action.REJECT:
             self.log.warning("Flatpeak rejected a device state: %s", describe(verdict))
             self._times.reset()
+            self._checks.proven()
             self.outbox.reject(state)
             self._waiters.resolve(
                 state,
                 SubmissionError("submission_rejected", message=describe(verdict)),
             )
             self.status.show_failure(verdict, self.outbox, consecutive_failures=0)
+            if not self.outbox:
+                self._drained()
             return
         self.outbox.release()
         if verdict.action is Action.PAUSE:
             self.pause(verdict)
             return
         delay = self._times.failed(
-            dt_util.utcnow(),
-            verdict.retry_after,
-            rate_limited=verdict.code is ErrorCode.RATE_LIMITED,
+            verdict.retry_after, rate_limited=verdict.code is ErrorCode.RATE_LIMITED
         )
         self._log_retry(verdict, err, delay)
         self._wait(delay)
@@ -343,11 +334,6 @@ class Sender:
             self._timer()
             self._timer = None
 
-    def _cancel_recheck(self) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
-            self._recheck = None
-
     def _queued(self) -> SubmissionError:
         if self.state is SenderState.PAUSED:
             return queued_error(self._paused_for, None)
@@ -358,7 +344,7 @@ class Sender:
     def stop(self) -> None:
         """Stop the timers and answer the waiters (at unload and shutdown)."""
         self._cancel_timer()
-        self._cancel_recheck()
+        self._checks.cancel()
         self._backlog.cancel()
         self.state = SenderState.PAUSED
         self._waiters.fail_all(SubmissionError("unloaded"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any, override
 
@@ -71,7 +71,8 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
       shows, as it never reaches the disk); after a failure they show at once;
     - a later *Last submission* while nothing else changes: shown when it is
       ``LAST_SUBMISSION_STEP`` past the shown one, so that routine submissions
-      do not write a logbook entry each. Any other change of the status (a
+      do not write a logbook entry each (an earlier one, after a wall-clock
+      step back, shows at once: the shown time would be in the future). Any other change of the status (a
       failure, the end of a backlog, a record the action waits for) shows the
       exact time at once.
 
@@ -100,6 +101,8 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
         self._queued_since: float | None = None  # more queued than shown, since
         self._awaited = False  # a record someone waits for was accepted
         self._timer: CALLBACK_TYPE | None = None
+        # Why the latest snapshot could not be taken (None: it was taken).
+        self._data_problem: dict[str, Any] | None = None
 
     async def async_restore(self) -> None:
         """Restore the last successful submission saved by a previous run."""
@@ -186,7 +189,10 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
             and status.status is shown.status
             and shown.last_success is not None
             and status.last_success is not None
-            and status.last_success - shown.last_success < LAST_SUBMISSION_STEP
+            # Not after a wall-clock step back: the shown time is then ahead.
+            and timedelta(0)
+            <= status.last_success - shown.last_success
+            < LAST_SUBMISSION_STEP
         ):
             status = replace(status, last_success=shown.last_success)
         return status
@@ -228,28 +234,53 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
         )
 
     @callback
-    def show_data_ok(self) -> None:
-        """A snapshot was taken: a data problem shown so far is over."""
+    def show_data_ok(self, *, paused: bool = False) -> None:
+        """A snapshot was taken: a data problem shown so far is over.
+
+        ``paused``: kept in mind, not shown (the pause says more).
+        """
+        self._data_problem = None
         current = self.current
         if (
-            current.status
+            not paused
+            and current.status
             in (SubmissionStatus.WAITING_FOR_DATA, SubmissionStatus.INVALID_DATA)
             and not current.consecutive_failures
         ):
             self.publish(status=SubmissionStatus.PENDING)
 
     @callback
-    def show_snapshot_problem(self, err: SnapshotError) -> None:
-        """Show why no snapshot could be taken."""
+    def show_snapshot_problem(
+        self, err: SnapshotError, *, paused: bool = False
+    ) -> None:
+        """Show why no snapshot could be taken, until one is.
+
+        ``paused``: kept in mind, not shown (the pause says more). A delivery
+        or a resume meanwhile shows it again: it is still true.
+        """
         waiting = err.status is SubmissionStatus.WAITING_FOR_DATA
-        self.publish(
-            status=err.status,
-            last_error=ErrorCode.WAITING_FOR_DATA
+        self._data_problem = {
+            "status": err.status,
+            "last_error": ErrorCode.WAITING_FOR_DATA
             if waiting
             else ErrorCode.INVALID_DATA,
-            last_error_message=None,
-            last_error_entity=err.entity_id,
-            last_error_time=dt_util.utcnow(),
+            "last_error_message": None,
+            "last_error_entity": err.entity_id,
+            "last_error_time": dt_util.utcnow(),
+        }
+        if not paused:
+            self.publish(**self._data_problem)
+
+    @callback
+    def show_resumed(self, outbox: Outbox) -> None:
+        """A pause ended: Flatpeak answers; pending until the outbox is delivered."""
+        self.publish(
+            **{
+                "status": SubmissionStatus.PENDING if outbox else SubmissionStatus.OK,
+                "connected": True,
+                "consecutive_failures": 0,
+                **(self._data_problem or {}),
+            }
         )
 
     @callback
@@ -265,23 +296,29 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
 
         The status is ``pending`` while a backlog drains after a problem; a
         record queued while Flatpeak accepts keeps it ``ok``. ``awaited``: the
-        action or the button waits for it; its time shows at once.
+        action or the button waits for it; its time shows at once. A data
+        problem of the latest snapshot is not over: it stays shown.
         """
         ok = not outbox or self._current.status is SubmissionStatus.OK
         self.publish(
             awaited=awaited,
-            status=SubmissionStatus.OK if ok else SubmissionStatus.PENDING,
             connected=True,
             consecutive_failures=0,
             last_success=dt_util.utcnow(),
             last_record=record,
             last_body=state.to_json(),
-            last_error=ErrorCode.NONE,
-            last_error_message=None,
-            last_error_entity=None,
-            last_error_time=None,
             queued=len(outbox),
             dropped=outbox.dropped,
+            **(
+                self._data_problem
+                or {
+                    "status": SubmissionStatus.OK if ok else SubmissionStatus.PENDING,
+                    "last_error": ErrorCode.NONE,
+                    "last_error_message": None,
+                    "last_error_entity": None,
+                    "last_error_time": None,
+                }
+            ),
         )
 
     @callback
