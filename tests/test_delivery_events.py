@@ -1,5 +1,6 @@
 """The "Flatpeak delivery" event entity: what delivery tells automations."""
 
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -7,9 +8,14 @@ from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_mock_service,
+)
+import yaml
 
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
@@ -207,3 +213,35 @@ async def test_a_pause_found_at_start_shows_once_the_entity_is_there(
     assert state is not None
     assert state.attributes["event_type"] == "paused"
     assert state.attributes["reason"] == "device_not_found"
+
+
+def readme_automation() -> Any:
+    """Return the README's example, for the test's device."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start = readme.index("\n### Flatpeak delivery events")
+    section = readme[start : readme.index("\n## ", start)]
+    [block] = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    return yaml.safe_load(
+        block.replace("event.acme_storage_home_13_5_flatpeak_delivery", EVENT)
+    )
+
+
+async def test_the_readme_example_notifies_a_pause_only(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    notes = async_mock_service(hass, "notify", "notify")
+    assert await async_setup_component(hass, "automation", readme_automation())
+    sandbox.fail_next(422, endpoint="state")
+    set_soc(hass, 60)
+    await advance(hass, freezer, 31)
+    assert hass.states.get(EVENT).attributes["event_type"] == "rejected"
+    assert notes == []
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 61)
+    await advance(hass, freezer, 31)
+    assert [note.data["message"] for note in notes] == [
+        "Flatpeak delivery paused (auth_failed); records are queued until it is fixed."
+    ]
