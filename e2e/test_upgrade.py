@@ -251,13 +251,12 @@ def test_upgrade_from_0_2_0_with_a_backlog_loses_nothing(old_stack: Stack) -> No
     after = flatpeak_entities(stack)
     assert set(before) <= set(after), set(before) - set(after)
     new = set(after) - set(before)
-    reads = (
+    reads: tuple[str, ...] = (
         "_state_at_flatpeak",
         "_vpp_participation",
         "_telemetry_active_at_flatpeak",
     )
-    reads += ("_dispatchable", "_import_price", "_export_price")
-    reads += ("_flatpeak_delivery",)
+    reads += ("_dispatchable", "_import_price", "_export_price", "_flatpeak_delivery")
     assert new and all(e.endswith(reads) for e in new), new
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
     assert [e["title"] for e in entries] == [f"Flatpeak {DEFAULT_ACCOUNT_ID}"]
