@@ -26,6 +26,8 @@ pytestmark = pytest.mark.usefixtures("at_start")
 async def _info(hass: HomeAssistant) -> dict[str, object]:
     """Return the values as the System information page gets them."""
     assert await async_setup_component(hass, "system_health", {})
+    # Home Assistant 2026.3 registers the platforms of loaded integrations in tasks.
+    await hass.async_block_till_done()
     info = await get_system_health_info(hass, DOMAIN)
     return {
         key: await value if hasattr(value, "__await__") else value
