@@ -246,17 +246,19 @@ def test_upgrade_from_0_2_0_with_a_backlog_loses_nothing(old_stack: Stack) -> No
         assert [s for s in socs if s in BACKLOG] == [BACKLOG[-1], *BACKLOG[:-1]]
     # Same entity IDs; one account entry with the two devices.
     # Every entity ID of 0.2.0 carries over; what is new is what Flatpeak
-    # holds (the reads of 0.3: state at Flatpeak, VPP, prices).
+    # holds (the reads of 0.3: state at Flatpeak, VPP, prices) and the
+    # delivery events.
     after = flatpeak_entities(stack)
     assert set(before) <= set(after), set(before) - set(after)
     new = set(after) - set(before)
-    reads = (
+    reads: tuple[str, ...] = (
         "_state_at_flatpeak",
         "_vpp_participation",
         "_telemetry_active_at_flatpeak",
         "_dispatchable",
         "_import_price",
         "_export_price",
+        "_flatpeak_delivery",
     )
     assert new and all(e.endswith(reads) for e in new), new
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")

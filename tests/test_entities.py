@@ -51,7 +51,9 @@ from .entity_writes import WriteCounter, online_hour
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=[Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR])
+@pytest.fixture(
+    params=[Platform.BINARY_SENSOR, Platform.BUTTON, Platform.EVENT, Platform.SENSOR]
+)
 def platform(
     request: pytest.FixtureRequest, freezer: FrozenDateTimeFactory
 ) -> Generator[None]:

@@ -19,7 +19,7 @@ import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
-from custom_components.flatpeak.errors import OUTCOMES, PRICE_UNAVAILABLE_KEYS
+from custom_components.flatpeak.errors import OUTCOMES, PRICE_UNAVAILABLE_KEYS, Action
 from custom_components.flatpeak.readings import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,7 @@ def _keys(pattern: str, *files: str) -> set[str]:
 
 
 def test_entities_and_states_translated() -> None:
-    for platform in ("sensor", "binary_sensor", "button"):
+    for platform in ("sensor", "binary_sensor", "button", "event"):
         for key in _keys(r'translation_key="(\w+)"', f"{platform}.py"):
             assert "name" in STRINGS["entity"][platform][key], f"{platform}.{key}"
     states = STRINGS["entity"]["sensor"]["submission_status"]["state"]
@@ -147,6 +147,16 @@ def test_entities_and_states_translated() -> None:
     }:
         assert "name" in sensors[key], key
     assert set(sensors["vpp_participation"]["state"]) == set(VPP_STATES)
+    # The delivery events: every type; every reason a rejection or a pause has.
+    from custom_components.flatpeak.delivery_events import DeliveryEvent
+
+    delivery = STRINGS["entity"]["event"]["delivery"]["state_attributes"]
+    assert set(delivery["event_type"]["state"]) == set(DeliveryEvent)
+    assert set(delivery["reason"]["state"]) == {
+        outcome[2]
+        for outcome in OUTCOMES
+        if outcome[1] in (Action.PAUSE, Action.REJECT)
+    }
 
 
 def test_exceptions_and_issues_translated() -> None:
@@ -154,7 +164,14 @@ def test_exceptions_and_issues_translated() -> None:
         name
         for name in SOURCES
         # Entity descriptions (their translation keys are entities').
-        if name not in ("sensor.py", "binary_sensor.py", "button.py", "read_sensors.py")
+        if name
+        not in (
+            "sensor.py",
+            "binary_sensor.py",
+            "button.py",
+            "event.py",
+            "read_sensors.py",
+        )
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
     used |= _keys(

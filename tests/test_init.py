@@ -133,7 +133,7 @@ async def test_two_devices_one_token_distinct_names(
         in (by_subentry[SECOND_SUBENTRY])
     )
     # 9 of its own, 4 of what Flatpeak holds (state, VPP participation, flags).
-    assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 13
+    assert len(by_subentry[SUBENTRY_ID]) == len(by_subentry[SECOND_SUBENTRY]) == 14
 
 
 @pytest.mark.usefixtures("at_start")  # a heartbeat would add a record

@@ -155,8 +155,8 @@ def _write(path: Path, data: bytes) -> None:
 def entity_ids(hass: HomeAssistant) -> dict[str, tuple[str, str | None, str]]:
     """Return every Flatpeak entity: unique ID -> (entry, subentry, entity ID).
 
-    Not the read entities (of what Flatpeak holds): 0.2 had none, they are
-    new after the migration.
+    Not the read entities (of what Flatpeak holds) nor the delivery events:
+    0.2 had none, they are new after the migration.
     """
     return {
         entity.unique_id: (
@@ -165,7 +165,8 @@ def entity_ids(hass: HomeAssistant) -> dict[str, tuple[str, str | None, str]]:
             entity.entity_id,
         )
         for entity in er.async_get(hass).entities.values()
-        if entity.platform == DOMAIN and not entity.unique_id.endswith(READ_ENTITY_KEYS)
+        if entity.platform == DOMAIN
+        and not entity.unique_id.endswith((*READ_ENTITY_KEYS, "_delivery"))
     }
 
 

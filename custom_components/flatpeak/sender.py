@@ -10,9 +10,10 @@ from enum import StrEnum
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
-from .api import DeviceState, DeviceStateRecord, FlatpeakClient
+from .api import DeviceState, DeviceStateRecord, FlatpeakClient, FlatpeakError
 from .backlog import BacklogGate
 from .const import ACTION_TIMEOUT, DOMAIN, ErrorCode
+from .delivery_events import DeliveryEvents
 from .device import DeviceContext
 from .errors import Action, SubmissionError, Verdict, classify, describe, queued_error
 from .outbox import Outbox
@@ -82,6 +83,8 @@ class Sender:
         # The scheduler takes a snapshot when the backlog ended a drain.
         self.on_drain_end: Callable[[], None] | None = None
         self._backlog = BacklogGate(hass, self._kick)
+        # What automations may react to (the "Flatpeak delivery" entity).
+        self.events = DeliveryEvents()
 
     # --- what the scheduler and the action call --------------------------------
 
@@ -158,6 +161,7 @@ class Sender:
             self.log.debug("Paused again: %s", describe(verdict))
         else:
             self.log.error("Submissions to Flatpeak paused: %s", describe(verdict))
+            self.events.paused(verdict.code)
         self._cancel_timer()
         self._checks.cancel()
         self.state = SenderState.PAUSED
@@ -174,6 +178,7 @@ class Sender:
         """Flatpeak answers right again: clear the pause and deliver."""
         self.log.info("Flatpeak answers again; submissions resume")
         code, self._paused_for = self._paused_for, None
+        self.events.resuming(code)
         self._checks.resumed(code)
         self.state = SenderState.IDLE
         self.status.show_resumed(self.outbox)
@@ -225,20 +230,27 @@ class Sender:
         outbox = self.outbox
         if not outbox:  # emptied by a rejection or the bounds too
             self._backlog.drained()
+            self.events.drained()
             return None
         if (state := outbox.peek(backlog=False)) is not None:
+            self.events.sending(backlog=False)
             return state
-        return outbox.peek() if self._backlog.open(len(outbox)) else None
+        if not self._backlog.open(len(outbox)):
+            return None
+        self.events.sending(backlog=True)
+        return outbox.peek()
 
     def _drained(self) -> None:
         """The outbox is empty; if the backlog ended the drain, close it."""
         self._backlog.drained()
+        self.events.drained()
         if self.outbox.drain_ended_stale and self.on_drain_end is not None:
             self.on_drain_end()
 
     def _delivered(self, state: DeviceState, record: DeviceStateRecord) -> None:
         self.outbox.delivered(state)
         self._checks.proven()
+        self.events.delivered()
         if self._outage_logged:
             self._outage_logged = False
             self.log.info(
@@ -261,6 +273,8 @@ class Sender:
             self._times.reset()
             self._checks.proven()
             self.outbox.reject(state)
+            flatpeak_code = err.code if isinstance(err, FlatpeakError) else None
+            self.events.rejected(verdict.code, flatpeak_code)
             self._waiters.resolve(
                 state,
                 SubmissionError("submission_rejected", message=describe(verdict)),
