@@ -1,5 +1,6 @@
 """Home Assistant core's conventions that its lint plugins check, on our code."""
 
+import ast
 import inspect
 from pathlib import Path
 import re
@@ -35,3 +36,37 @@ def test_subentry_types_hook_takes_our_typed_entry() -> None:
         FlatpeakConfigFlow.async_get_supported_subentry_types, eval_str=True
     )
     assert hints["config_entry"] is FlatpeakConfigEntry
+
+
+def _annotations(tree: ast.AST) -> list[ast.expr]:
+    """Every annotation of an argument, a return or a variable in ``tree``."""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+            found.append(node.returns)
+    return found
+
+
+def test_an_entry_is_typed_flatpeak_config_entry() -> None:
+    """No bare ``ConfigEntry`` annotation: ``FlatpeakConfigEntry`` says what it holds."""
+    bare = [
+        f"{path.name}:{annotation.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for annotation in _annotations(ast.parse(path.read_text()))
+        for name in ast.walk(annotation)
+        if isinstance(name, ast.Name) and name.id == "ConfigEntry"
+    ]
+    assert bare == []
+
+
+def test_no_float_infinity_spelled_as_a_string() -> None:
+    """``math.inf``, not ``float("inf")``."""
+    spelled = [
+        f"{path.name}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"float\(\s*[\"'][+-]?inf", line)
+    ]
+    assert spelled == []
