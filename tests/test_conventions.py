@@ -70,3 +70,22 @@ def test_no_float_infinity_spelled_as_a_string() -> None:
         if re.search(r"float\(\s*[\"'][+-]?inf", line)
     ]
     assert spelled == []
+
+
+def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
+    """A real base (no class swapped under TYPE_CHECKING), before each flow's own."""
+    from homeassistant.config_entries import ConfigFlow, ConfigSubentryFlow
+    from homeassistant.data_entry_flow import FlowHandler
+
+    from custom_components.flatpeak.device_flow import DeviceSubentryFlow
+    from custom_components.flatpeak.mapping_flow import BatteryMappingSteps
+    from custom_components.flatpeak.repairs import MappingRepairFlow
+
+    assert BatteryMappingSteps.__mro__[1] is FlowHandler
+    for flow, own in (
+        (FlatpeakConfigFlow, ConfigFlow),
+        (DeviceSubentryFlow, ConfigSubentryFlow),
+        (MappingRepairFlow, FlowHandler),
+    ):
+        mro = flow.__mro__
+        assert mro.index(BatteryMappingSteps) < mro.index(own)

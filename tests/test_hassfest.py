@@ -56,7 +56,6 @@ def test_manifest() -> None:
         "integration_type",
         "iot_class",
         "issue_tracker",
-        "loggers",
         "requirements",
         "version",
     }
@@ -66,6 +65,8 @@ def test_manifest() -> None:
     # States are pushed to Flatpeak; what Home Assistant shows of Flatpeak is polled.
     assert manifest["iot_class"] == "cloud_polling"
     assert manifest["requirements"] == []
+    # ``loggers`` names the loggers of the requirements: there are none.
+    assert "loggers" not in manifest
     # The Energy dashboard's batteries are read once it is set up.
     assert manifest["after_dependencies"] == ["energy"]
     assert manifest["version"] == __version__
