@@ -334,7 +334,7 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
     last_error = hass.states.get("sensor.sandbox_energy_sandbox_battery_10_last_error")
     assert last_error is not None
     assert last_error.state == "waiting_for_data"
-    assert last_error.attributes["entity_id"] == "sensor.garage_soc"
+    assert last_error.attributes["unreadable_entity"] == "sensor.garage_soc"
 
 
 @pytest.mark.parametrize("with_soc", [False, True])

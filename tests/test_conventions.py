@@ -89,3 +89,45 @@ def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
     ):
         mro = flow.__mro__
         assert mro.index(BatteryMappingSteps) < mro.index(own)
+
+
+def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
+    """Core's pylint ``hass-enforce-class-module``, by its rule: a class derived
+    from ``DataUpdateCoordinator`` lives in ``coordinator.py``, one derived from
+    a platform's entity description in that platform's module.
+
+    ``StatusCoordinator`` (status.py) implements the coordinator protocol only
+    (``BaseDataUpdateCoordinatorProtocol``: pushed, nothing polled), which the
+    check does not ask about.
+    """
+    import importlib
+    import pkgutil
+
+    from homeassistant.const import Platform
+    from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+
+    import custom_components.flatpeak as package
+
+    expected = {"DataUpdateCoordinator": "coordinator"} | {
+        f"{''.join(p.title() for p in platform.split('_'))}EntityDescription": platform
+        for platform in Platform
+    }
+    expected["BinarySensorEntityDescription"] = "binary_sensor"
+    misplaced: list[str] = []
+    checked = 0
+    for module_info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        module = importlib.import_module(module_info.name)
+        for cls in vars(module).values():
+            if not isinstance(cls, type) or cls.__module__ != module.__name__:
+                continue
+            for base in cls.__mro__[1:]:
+                if (wanted := expected.get(base.__name__)) is not None:
+                    checked += 1
+                    if module.__name__.rsplit(".", 1)[1] != wanted:
+                        misplaced.append(f"{module.__name__}.{cls.__name__}")
+                    break
+    assert checked >= 5  # the read coordinators, the entity descriptions
+    assert misplaced == []
+    from custom_components.flatpeak.status import StatusCoordinator
+
+    assert not issubclass(StatusCoordinator, DataUpdateCoordinator)
