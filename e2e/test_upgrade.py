@@ -250,7 +250,7 @@ def test_upgrade_from_0_2_0_with_a_backlog_loses_nothing(old_stack: Stack) -> No
     after = flatpeak_entities(stack)
     assert set(before) <= set(after), set(before) - set(after)
     new = set(after) - set(before)
-    reads = (
+    reads: tuple[str, ...] = (
         "_state_at_flatpeak",
         "_vpp_participation",
         "_telemetry_active_at_flatpeak",
