@@ -1,5 +1,7 @@
 """Where the mapping comes from (Energy dashboard, battery device, entities); several batteries."""
 
+import importlib
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -21,6 +23,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.flatpeak import energy_dashboard
 from custom_components.flatpeak.batteries import (
     Battery,
     summed_energy_kwh,
@@ -35,7 +38,6 @@ from custom_components.flatpeak.const import (
 )
 from custom_components.flatpeak.issues import mapping_issue_id
 from custom_components.flatpeak.schemas import SECTION_ADVANCED
-from custom_components.flatpeak.sources import ENERGY_HAS_SOC
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
@@ -51,6 +53,9 @@ from .conftest import (
 
 pytestmark = pytest.mark.usefixtures("at_start")
 TEST_DOMAIN = "test_battery_maker"
+ENERGY_HAS_SOC = energy_dashboard.has_state_of_charge(
+    importlib.import_module(energy_dashboard.ENERGY_DATA_MODULE)
+)
 newest_only = pytest.mark.skipif(
     not ENERGY_HAS_SOC, reason="the Energy dashboard has no state of charge"
 )
@@ -329,7 +334,7 @@ async def test_energy_dashboard_two_batteries_weighted_and_summed(
     last_error = hass.states.get("sensor.sandbox_energy_sandbox_battery_10_last_error")
     assert last_error is not None
     assert last_error.state == "waiting_for_data"
-    assert last_error.attributes["entity_id"] == "sensor.garage_soc"
+    assert last_error.attributes["unreadable_entity"] == "sensor.garage_soc"
 
 
 @pytest.mark.parametrize("with_soc", [False, True])
@@ -349,6 +354,41 @@ async def test_energy_dashboard_offered_only_with_a_state_of_charge(
         # Only entities are possible: today's form, without a menu.
         assert result["type"] is FlowResultType.FORM
         assert result["step_id"] == "battery"
+
+
+async def test_an_unreadable_energy_dashboard_is_not_offered_and_logged_once(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant moved its internal module: the flow offers the other ways."""
+    set_battery(hass, "home", 55, 1500)
+    await save_dashboard(hass, dashboard_battery("home"))
+    monkeypatch.setattr(
+        energy_dashboard, "ENERGY_DATA_MODULE", "homeassistant.components.energy.gone"
+    )
+    for _ in range(2):
+        result = await credentials_done(hass, sandbox)
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "battery"
+    lines = [r for r in caplog.records if "Energy dashboard's batteries" in r.message]
+    assert [r.levelno for r in lines] == [logging.INFO]
+    assert "ModuleNotFoundError" in lines[0].message
+
+
+async def test_an_energy_dashboard_of_another_shape_is_not_offered(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its preferences read as something else: no battery, nothing raised."""
+    energy = importlib.import_module(energy_dashboard.ENERGY_DATA_MODULE)
+
+    async def _other_shape(_hass: HomeAssistant) -> object:
+        return object()  # no ``data``
+
+    monkeypatch.setattr(energy, "async_get_manager", _other_shape)
+    monkeypatch.setattr(energy_dashboard, "has_state_of_charge", lambda _e: True)
+    assert await energy_dashboard.async_energy_battery_sources(hass) == []
 
 
 # --- from a battery device ----------------------------------------------------

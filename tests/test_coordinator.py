@@ -206,8 +206,10 @@ async def test_required_value_missing_means_no_submission(
     assert state_of(hass, "submission_status") == status
     assert state_of(hass, "last_error") == status
     attributes = hass.states.get(entity_id(hass, "last_error")).attributes
-    assert attributes["entity_id"] == SOC
-    assert attributes["time"] == "2026-11-28T10:00:11+00:00"
+    assert attributes["unreadable_entity"] == SOC
+    # Only what a user needs: no "entity_id" (a group's members), no time.
+    assert "entity_id" not in attributes
+    assert "time" not in attributes
     # Once the value is back, the next change submits and the status recovers.
     set_soc(hass, "40")
     await advance(hass, freezer, 31)

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EntityCategory, Platform
 from homeassistant.core import (
     CoreState,
     Event,
@@ -77,6 +77,33 @@ async def test_entities(
     await hass.services.async_call(DOMAIN, "submit_device_state", {}, blocking=True)
     await settle(hass)
     await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entity_categories(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The button does something (no category); the status entities are read-only."""
+    categories = {
+        entry.translation_key: entry.entity_category
+        for entry in er.async_entries_for_config_entry(
+            entity_registry, init_integration.entry_id
+        )
+    }
+    assert categories.pop("submit_now") is None
+    # What Flatpeak holds for the user (VPP, prices) is no diagnostic either.
+    for key in (
+        "vpp_participation",
+        "telemetry_active",
+        "dispatchable",
+        "import_price",
+        "export_price",
+    ):
+        assert categories.pop(key, None) is None
+    assert categories
+    assert set(categories.values()) == {EntityCategory.DIAGNOSTIC}
 
 
 @pytest.mark.usefixtures("at_start", "entity_registry_enabled_by_default")
@@ -211,7 +238,8 @@ async def test_last_error_returns_to_none_once_a_record_is_accepted(
     assert len(sandbox.states()) >= 1
     assert state_of(hass, "last_error") == "none"
     attributes = hass.states.get(entity_id(hass, "last_error")).attributes
-    assert attributes["time"] is None
+    assert attributes["message"] is None
+    assert attributes["unreadable_entity"] is None
 
 
 @pytest.mark.usefixtures("at_start")

@@ -56,7 +56,6 @@ def test_manifest() -> None:
         "integration_type",
         "iot_class",
         "issue_tracker",
-        "loggers",
         "requirements",
         "version",
     }
@@ -66,6 +65,8 @@ def test_manifest() -> None:
     # States are pushed to Flatpeak; what Home Assistant shows of Flatpeak is polled.
     assert manifest["iot_class"] == "cloud_polling"
     assert manifest["requirements"] == []
+    # ``loggers`` names the loggers of the requirements: there are none.
+    assert "loggers" not in manifest
     # The Energy dashboard's batteries are read once it is set up.
     assert manifest["after_dependencies"] == ["energy"]
     assert manifest["version"] == __version__
@@ -369,3 +370,38 @@ async def test_every_form_field_is_labelled(hass: HomeAssistant) -> None:
             "battery",
         }
     assert fix_flows["device_not_found"]["step"]["check"]["description"]
+
+
+def test_every_flow_issue_entity_and_selector_string_is_used() -> None:
+    """A key of strings.json no code names is dead text (a reviewer flags it).
+
+    Checked by name: the key appears quoted in the package's code or YAML.
+    Issues named with an f-string are listed by what the f-string gives.
+    """
+    code = "\n".join(
+        path.read_text()
+        for pattern in ("**/*.py", "*.yaml")
+        for path in INTEGRATION.glob(pattern)
+    )
+    device = STRINGS["config_subentries"]["device"]
+    sections = {
+        "config.error": STRINGS["config"]["error"],
+        "config.abort": STRINGS["config"]["abort"],
+        "config.step": STRINGS["config"]["step"],
+        "config_subentries.device.error": device.get("error", {}),
+        "config_subentries.device.abort": device.get("abort", {}),
+        "config_subentries.device.step": device.get("step", {}),
+        "options.step": STRINGS["options"]["step"],
+        "issues": STRINGS["issues"],
+        "selector": STRINGS["selector"],
+        "services": STRINGS["services"],
+        **{f"entity.{name}": keys for name, keys in STRINGS["entity"].items()},
+    }
+    by_f_string = {"no_tariff_connected_import", "no_tariff_connected_export"}
+    unused = [
+        f"{section}.{key}"
+        for section, keys in sections.items()
+        for key in keys
+        if key not in by_f_string and not re.search(rf"[\"']{key}[\"']", code)
+    ]
+    assert unused == []

@@ -229,32 +229,106 @@ def runtime_of_subentry(entry: MockConfigEntry, subentry_id: str) -> Any:
     return entry.runtime_data.devices[subentry_id]
 
 
-async def test_setup_with_refused_credentials_pauses_each_device_once(
+async def test_setup_with_refused_credentials_fails_and_asks_for_reauth(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """test-before-setup: the token is asked for first; refused, the setup fails."""
     sandbox.reject_credentials = True
     entry = two_devices(sandbox)
     await setup(hass, entry)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert (
+        entry.reason
+        == (
+            "Flatpeak refuses the account's credentials: re-authenticate the account. "
+            "The records its devices queued are kept and delivered afterwards"  # HA drops the "."
+        )
+    )
     assert [
         f["context"]["source"] for f in hass.config_entries.flow.async_progress()
     ] == ["reauth"]
     # One token request for the whole account, no device looked up.
     assert [r.endpoint for r in sandbox.requests] == ["token"]
-    for runtime in entry.runtime_data.devices.values():
-        assert runtime.status.current.consecutive_failures == 1
-    assert caplog.text.count("Submissions to Flatpeak paused") == 2
 
 
-async def test_setup_with_refused_credentials_keeps_queuing(
+@pytest.mark.usefixtures("at_start")  # a heartbeat would add a record
+async def test_records_queued_before_a_refused_restart_are_delivered_once_after_reauth(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Nothing queued is lost while the setup waits for new credentials."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    await sandbox.stop()  # an outage: both devices queue
+    set_soc(hass, 61)
+    await advance(hass, freezer, 31)
+    set_soc(hass, 62)
+    await advance(hass, freezer, 31)
+    queued = {
+        subentry_id: [state.record_reference_id for state in runtime.outbox]
+        for subentry_id, runtime in entry.runtime_data.devices.items()
+    }
+    assert all(len(ids) >= 2 for ids in queued.values())
+    delivered = len(sandbox.requests_to("state"))
+    # Home Assistant restarts (the outboxes are flushed) after the key was revoked.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    sandbox.secret_key = "sk_test_rotated"
+    await sandbox.start()
+    assert await hass.config_entries.async_setup(entry.entry_id) is False
+    await settle(hass)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert len(sandbox.requests_to("state")) == delivered
+    flows = hass.config_entries.flow.async_progress()
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    # The user re-authenticates with the new key: the entry is set up again.
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {"secret_key": "sk_test_rotated"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await settle(hass)
+    assert entry.state is ConfigEntryState.LOADED
+    await advance(hass, freezer, 600)
+    for device_id, subentry_id in (
+        (DEFAULT_DEVICE_ID, SUBENTRY_ID),
+        (SECOND, SECOND_SUBENTRY),
+    ):
+        sent = [s["record_reference_id"] for s in sandbox.states(device_id)]
+        assert len(sent) == len(set(sent))  # none twice
+        assert set(queued[subentry_id]) <= set(sent)  # none lost
+        assert not entry.runtime_data.devices[subentry_id].outbox
+
+
+async def test_setup_token_timeout_does_not_fail_the_setup(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The setup waits a bounded time for the token; an outage still loads it."""
+    monkeypatch.setattr(
+        "custom_components.flatpeak.device_setup.SETUP_TOKEN_TIMEOUT", 0.05
+    )
+    sandbox.latency = 0.5
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.LOADED
+    # The timeout holds for the devices: none was looked up.
+    assert [r.endpoint for r in sandbox.requests] == []
+    assert runtime_of(config_entry).status.current.connected is not True
+
+
+async def test_refused_credentials_while_running_keep_queuing(
     hass: HomeAssistant,
     sandbox: FlatpeakSandbox,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    sandbox.reject_credentials = True
     await setup(hass, config_entry)
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 60)
+    await advance(hass, freezer, 31)
     # Loaded, asking for re-authentication, and recording meanwhile.
     assert config_entry.state is ConfigEntryState.LOADED
     flows = hass.config_entries.flow.async_progress()
@@ -262,10 +336,11 @@ async def test_setup_with_refused_credentials_keeps_queuing(
     assert state_of(hass, "submission_status") == "auth_failed"
     assert state_of(hass, "last_error") == "auth_failed"
     token_requests = len(sandbox.requests_to("token"))
+    queued = len(runtime_of(config_entry).outbox)
     set_soc(hass, 61)
-    await advance(hass, freezer, 1)
-    assert len(runtime_of(config_entry).outbox) == 2  # the start snapshot + 61
-    assert state_of(hass, "queued_records") == "2"
+    await advance(hass, freezer, 31)
+    assert len(runtime_of(config_entry).outbox) == queued + 1
+    assert state_of(hass, "queued_records") == str(queued + 1)
     assert len(sandbox.requests_to("token")) == token_requests  # paused
     # A snapshot that cannot be taken does not hide the pause.
     hass.states.async_set("sensor.battery_soc", "unavailable")

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from custom_components.flatpeak.const import LOGGER
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / ".github" / "ISSUE_TEMPLATE"
 FORMS = ["bug_report.yml", "feature_request.yml"]
@@ -94,10 +96,8 @@ def test_the_bug_report_asks_for_debug_logs_of_the_integration_s_logger() -> Non
     description = logs["attributes"]["description"]
     snippet = re.search(r"```yaml\n(.*?)```", description, re.DOTALL)
     assert snippet is not None
-    manifest = json.loads(
-        (ROOT / "custom_components/flatpeak/manifest.json").read_text()
-    )
-    logger_name = manifest["loggers"][0]
+    logger_name = LOGGER.name  # the package's logger: its modules log under it
+    assert logger_name == "custom_components.flatpeak"
     assert yaml.safe_load(snippet[1]) == {"logger": {"logs": {logger_name: "debug"}}}
     assert "Enable debug logging" in description
 

@@ -51,13 +51,35 @@ def test_the_tier_the_file_supports_is_computed() -> None:
 
 
 def test_the_readme_states_the_tier_the_file_supports() -> None:
+    """The README says the tier the file supports, and names each rule still todo."""
     readme = (ROOT / "README.md").read_text()
-    stated = re.findall(r"\*\*(Bronze|Silver|Gold|Platinum)\*\* tier", readme)
-    if not stated:
-        pytest.skip("the README does not state a quality-scale tier yet")
-    tier = supported_tier(quality_scale.load())
-    assert tier is not None
-    assert stated == [tier.capitalize()] * len(stated)
+    paragraph = next(
+        (
+            p
+            for p in readme.split("\n\n")
+            if p.startswith("**Integration quality scale.**")
+        ),
+        None,
+    )
+    assert paragraph is not None
+    data = quality_scale.load()
+    tier = supported_tier(data)
+    stated = re.findall(r"supports (\*\*no tier\*\*|the \*\*(\w+)\*\* tier)", paragraph)
+    assert len(stated) == 1
+    whole, named = stated[0]
+    if tier is None:
+        assert whole == "**no tier**"
+    else:
+        assert named == tier.capitalize()
+    todo = {
+        name
+        for name, value in data["rules"].items()
+        if quality_scale.status_of(value)[0] == "todo"
+    }
+    for name in todo:
+        assert f"`{name}`" in paragraph, name
+    named_rules = set(re.findall(r"`([a-z-]+)`", paragraph)) & set(RULES)
+    assert named_rules == todo
 
 
 def test_a_rule_core_does_not_know_is_refused() -> None:

@@ -253,7 +253,7 @@ async def feed_every_state(
             last_error = hass.states.get(entity_id(hass, "last_error"))
             assert last_error is not None
             assert last_error.state == expected_status, case
-            assert last_error.attributes["entity_id"] == field.entity_id, case
+            assert last_error.attributes["unreadable_entity"] == field.entity_id, case
             continue
         if not bodies:
             # A snapshot equal to the record Flatpeak has (the same time and
@@ -452,7 +452,7 @@ async def test_a_bug_in_a_trigger_is_logged_and_shown(
     assert state_of(hass, "submission_status") == "error"
     last_error = hass.states.get(entity_id(hass, "last_error"))
     assert last_error is not None
-    assert SOC in last_error.attributes["entity_id"]
+    assert SOC in last_error.attributes["unreadable_entity"]
     assert sandbox.requests_to("state") == []
     # The next change is taken as usual.
     set_entity(hass, Field(SOC, "%", "soc"), "61")

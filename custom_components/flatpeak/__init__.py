@@ -7,7 +7,7 @@ from typing import Any
 
 from homeassistant.const import CONF_DEVICE_ID, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryError
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -16,9 +16,10 @@ from homeassistant.util import dt as dt_util
 from .account import FlatpeakAccount
 from .api import DEFAULT_BASE_URL, FlatpeakClient
 from .api.client import DEFAULT_TIMEOUT
-from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN
+from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, ErrorCode
 from .device_setup import (
     apply_look_up,
+    async_get_setup_token,
     async_look_up_devices,
     async_remove_device_storage,
     async_setup_device,
@@ -66,10 +67,12 @@ def create_client(
 async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
     """Set up a Flatpeak account and its devices.
 
-    The entry loads whatever Flatpeak answers, so that states are recorded and
-    queued: an outage or a garbled answer is retried; refused credentials start
-    one re-authentication, an unknown device raises a repair issue, a wrong API
-    URL shows in the status; each of these pauses delivery until it is fixed.
+    The account's token is asked for first: refused credentials fail the setup
+    and Home Assistant starts the re-authentication (the queued records stay
+    on disk). Any other answer loads the entry, so that states are recorded and
+    queued: an outage or a garbled answer is retried; an unknown device raises
+    a repair issue, a wrong API URL shows in the status; each of these pauses
+    delivery until it is fixed.
     """
     try:
         client = create_client(hass, entry.data)
@@ -83,9 +86,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     account = FlatpeakAccount(
         hass=hass, entry=entry, client=client, subentry_ids=frozenset(entry.subentries)
     )
+    if (token_failed := await async_get_setup_token(client)) is not None and (
+        token_failed.code is ErrorCode.AUTH_FAILED
+    ):
+        # Nothing is lost: what the devices queued stays on disk until the
+        # re-authentication sets the entry up again.
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="setup_auth_failed"
+        )
     subentries = device_subentries(account)
     found = await async_look_up_devices(
-        client, [subentry.data[CONF_DEVICE_ID] for subentry in subentries]
+        client,
+        [subentry.data[CONF_DEVICE_ID] for subentry in subentries],
+        token_failed,
     )
     for subentry in subentries:
         device, _ = found[subentry.data[CONF_DEVICE_ID]]

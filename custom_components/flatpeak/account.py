@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 
 from .api import FlatpeakClient
@@ -16,7 +15,7 @@ from .sender import SenderState
 if TYPE_CHECKING:
     from .errors import Verdict
     from .readback import AccountReads
-    from .runtime import FlatpeakRuntimeData
+    from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,7 +31,7 @@ class FlatpeakAccount:
     """
 
     hass: HomeAssistant
-    entry: ConfigEntry[FlatpeakAccount]
+    entry: FlatpeakConfigEntry
     client: FlatpeakClient
     devices: dict[str, FlatpeakRuntimeData] = field(default_factory=dict)
     subentry_ids: frozenset[str] = frozenset()

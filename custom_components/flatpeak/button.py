@@ -30,7 +30,13 @@ async def async_setup_entry(
 
 
 class FlatpeakSubmitButton(FlatpeakEntity, ButtonEntity):
-    """Takes a snapshot now and submits it, bypassing the minimum gap."""
+    """Takes a snapshot now and submits it, bypassing the minimum gap.
+
+    No entity category: it is the device's control (submitting is what the
+    integration does), neither a setting (config) nor read-only (diagnostic).
+    """
+
+    _attr_entity_category = None
 
     @override
     async def async_press(self) -> None:

@@ -8,10 +8,9 @@ subentry. More devices are added from the entry's page (``device_flow.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
@@ -43,6 +42,9 @@ from .schemas import (
     SECTION_ADVANCED,
     credentials_schema,
 )
+
+if TYPE_CHECKING:
+    from .runtime import FlatpeakConfigEntry
 
 
 class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
@@ -89,7 +91,9 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    def _configured_account(self, data: Mapping[str, Any]) -> ConfigEntry | None:
+    def _configured_account(
+        self, data: Mapping[str, Any]
+    ) -> FlatpeakConfigEntry | None:
         """Return the other entry of the same account (and API URL), if any."""
         unique_id = account_unique_id(data)
         return next(
@@ -157,7 +161,7 @@ class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):
         )
 
     def _async_update_and_reload(
-        self, entry: ConfigEntry, *, reason: str, **changes: Any
+        self, entry: FlatpeakConfigEntry, *, reason: str, **changes: Any
     ) -> ConfigFlowResult:
         """Update the account entry and reload it with every device.
 

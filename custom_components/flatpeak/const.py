@@ -79,6 +79,9 @@ STATUS_THROTTLE: Final = 1.0  # seconds
 LAST_SUBMISSION_STEP: Final = timedelta(hours=1)
 # How long the action waits for its record to be delivered.
 ACTION_TIMEOUT: Final = 60.0  # seconds
+# How long an account's setup waits for its token; an outage does not fail the
+# setup (records are queued), refused credentials do (re-authentication).
+SETUP_TOKEN_TIMEOUT: Final = 10.0  # seconds
 
 SERVICE_SUBMIT_DEVICE_STATE: Final = "submit_device_state"
 SERVICE_FIND_BEST_WINDOW: Final = "find_best_window"

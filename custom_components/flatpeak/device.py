@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Mapping, MutableMapping
 import logging
 from typing import TYPE_CHECKING, Any, cast, override
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .errors import Verdict
+    from .runtime import FlatpeakConfigEntry
 
 
 class DeviceLogger(logging.LoggerAdapter[logging.Logger]):
@@ -69,7 +70,7 @@ class DeviceContext:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry[Any],
+        entry: FlatpeakConfigEntry,
         subentry: ConfigSubentry,
         *,
         on_credentials_refused: Callable[[Verdict], None],

@@ -8,14 +8,16 @@ credentials, a wrong URL) is read once and holds for every device.
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .account import FlatpeakAccount
-from .api import Device, FlatpeakClient
-from .const import DOMAIN, SUBENTRY_DEVICE, ErrorCode
+from .api import Device, FlatpeakClient, FlatpeakTimeoutError
+from .const import DOMAIN, SETUP_TOKEN_TIMEOUT, SUBENTRY_DEVICE, ErrorCode
 from .device import DeviceContext
 from .errors import Action, Verdict, classify, describe
 from .issues import (
@@ -83,12 +85,30 @@ def async_stop_disabled_devices(account: FlatpeakAccount) -> CALLBACK_TYPE:
     )
 
 
+async def async_get_setup_token(client: FlatpeakClient) -> Verdict | None:
+    """Get the account's token at setup, waiting at most ``SETUP_TOKEN_TIMEOUT``.
+
+    Return None when a token was issued, else what failed (refused
+    credentials, an outage, a timeout, a wrong URL), read as in delivery.
+    """
+    try:
+        async with asyncio.timeout(SETUP_TOKEN_TIMEOUT):
+            await client.authenticate()
+    except TimeoutError:
+        return classify(FlatpeakTimeoutError("No token within the setup's wait"))
+    except Exception as err:  # noqa: BLE001 - any failure is read like in delivery
+        return classify(err)
+    return None
+
+
 async def async_look_up_devices(
-    client: FlatpeakClient, device_ids: list[str]
+    client: FlatpeakClient, device_ids: list[str], shared: Verdict | None = None
 ) -> dict[str, LookUp]:
-    """Look every device up; a failure not about one device holds for all."""
+    """Look every device up; a failure not about one device holds for all.
+
+    ``shared`` is such a failure known before (the setup's token request).
+    """
     found: dict[str, LookUp] = {}
-    shared: Verdict | None = None
     for device_id in device_ids:
         if shared is not None:
             found[device_id] = (None, shared)
@@ -155,8 +175,9 @@ def apply_look_up(runtime: FlatpeakRuntimeData, failure: Verdict | None) -> None
         if runtime.sender.paused_for is not failure.code:
             runtime.sender.pause(failure)
     else:
-        context.log.warning(
-            "Cannot reach the Flatpeak API (%s); records are queued until it is back",
+        # The sender says it at info level, once, when its first request fails.
+        context.log.debug(
+            "Looking the device up failed (%s); records are queued until it is back",
             describe(failure),
         )
 

@@ -62,7 +62,7 @@ class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
     """
 
     _attr_has_entity_name = True
-    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_entity_category: EntityCategory | None = EntityCategory.DIAGNOSTIC
 
     def __init__(
         self, coordinator: StatusCoordinator, description: EntityDescription

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 
@@ -38,6 +37,9 @@ from .const import (
 )
 from .readings import mapping_problems
 from .schemas import SECTION_ADVANCED
+
+if TYPE_CHECKING:
+    from .runtime import FlatpeakConfigEntry
 
 # A live check (a token, then the device) answers within this time.
 VALIDATION_TIMEOUT = 10.0  # seconds
@@ -115,7 +117,7 @@ def id_errors(data: Mapping[str, Any], *keys: str) -> dict[str, str]:
     }
 
 
-def entry_of_device(hass: HomeAssistant, device_id: str) -> ConfigEntry | None:
+def entry_of_device(hass: HomeAssistant, device_id: str) -> FlatpeakConfigEntry | None:
     """Return the account entry that has the Flatpeak device ``device_id``, if any."""
     for entry in hass.config_entries.async_entries(DOMAIN):
         for subentry in entry.subentries.values():

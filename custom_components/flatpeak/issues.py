@@ -9,7 +9,7 @@ and its title names the device. The fix flows live in ``repairs.py``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -19,9 +19,8 @@ from .const import DOMAIN, TELEMETRY_ISSUE_RECENT
 from .device import DeviceContext
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigEntry
-
     from .api import VppParticipation
+    from .runtime import FlatpeakConfigEntry
 
 DEVICE_ISSUE_PREFIX = "device_not_found_"
 
@@ -176,7 +175,7 @@ def tariff_issue_id(entry_id: str, location_id: str, direction: str) -> str:
 @callback
 def async_update_tariff_issue(
     hass: HomeAssistant,
-    entry: ConfigEntry[Any],
+    entry: FlatpeakConfigEntry,
     location_id: str,
     direction: str,
     unavailable: str | None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
+import math
 import time
 from typing import Any
 
@@ -205,7 +206,7 @@ class Parser:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError("a run time is a number")
-    if not 0 <= value < float("inf"):
+    if not 0 <= value < math.inf:
         raise ValueError("a run time is a finite non-negative number")
     return float(value)
 

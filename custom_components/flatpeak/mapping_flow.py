@@ -9,7 +9,9 @@ form). When only entities are possible, the entities form opens directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from homeassistant.data_entry_flow import FlowHandler
 
 from .batteries import (
     CONF_ESTIMATE_ENERGY,
@@ -42,16 +44,13 @@ from .sources import async_available_sources, async_energy_batteries, device_pre
 # What a device pick keeps of a stored mapping: the shared values.
 KEPT_FOR_DEVICES = (*SHARED_FIELDS, CONF_POWER_SIGN)
 
-if TYPE_CHECKING:
-    from homeassistant.data_entry_flow import FlowHandler
 
-    _Base = FlowHandler[Any, Any, Any]
-else:
-    _Base = object
-
-
-class BatteryMappingSteps(_Base):
+class BatteryMappingSteps(FlowHandler[Any, Any, Any]):
     """Steps ``battery_source``, ``battery_energy``, ``battery_device``, ``battery``.
+
+    A mixin of real flows (the account's config flow, the device subentry flow,
+    the mapping repair): listed before the flow's own class, whose context and
+    result types it takes.
 
     A flow using them says what the mapping starts from (``mapping_defaults``),
     how its forms name the device (``mapping_placeholders``) and what saving

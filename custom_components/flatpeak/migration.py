@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import SOURCE_IGNORE, ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import SOURCE_IGNORE, ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -51,6 +51,9 @@ from .const import (
     SUBENTRY_DEVICE,
 )
 from .registry_compat import move_device
+
+if TYPE_CHECKING:
+    from .runtime import FlatpeakConfigEntry
 
 ACCOUNT_VERSION = 2
 
@@ -96,7 +99,7 @@ def account_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 async def async_migrate_entries(hass: HomeAssistant) -> None:
     """Migrate every version-1 entry, merging those of one account."""
-    groups: dict[str, list[ConfigEntry]] = {}
+    groups: dict[str, list[FlatpeakConfigEntry]] = {}
     old = [
         entry
         for entry in hass.config_entries.async_entries(DOMAIN)
@@ -109,7 +112,9 @@ async def async_migrate_entries(hass: HomeAssistant) -> None:
         await async_migrate_group(hass, members)
 
 
-async def async_migrate_group(hass: HomeAssistant, members: list[ConfigEntry]) -> None:
+async def async_migrate_group(
+    hass: HomeAssistant, members: list[FlatpeakConfigEntry]
+) -> None:
     """Make the first entry of ``members`` the account entry of them all."""
     parent = members[0]
     for member in members:
@@ -153,8 +158,8 @@ async def async_migrate_group(hass: HomeAssistant, members: list[ConfigEntry]) -
 
 def _move_registry_entries(
     hass: HomeAssistant,
-    member: ConfigEntry,
-    parent: ConfigEntry,
+    member: FlatpeakConfigEntry,
+    parent: FlatpeakConfigEntry,
     subentry: ConfigSubentry,
     *,
     disable: bool,

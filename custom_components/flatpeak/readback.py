@@ -41,10 +41,8 @@ from .issues import async_delete_read_issues
 from .read_policy import retry_interval
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigEntry
-
     from .account import FlatpeakAccount
-    from .runtime import FlatpeakRuntimeData
+    from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
 PRICE_DIRECTIONS = (TariffDirection.IMPORT, TariffDirection.EXPORT)
 # The unique IDs of the read entities end with these (their keys).
@@ -58,7 +56,7 @@ READ_ENTITY_KEYS = (
 )
 
 
-def reads_enabled(entry: ConfigEntry) -> bool:
+def reads_enabled(entry: FlatpeakConfigEntry) -> bool:
     """Return whether the account reads from Flatpeak (its option)."""
     return bool(entry.options.get(CONF_READ_FROM_FLATPEAK, DEFAULT_READ_FROM_FLATPEAK))
 
@@ -219,7 +217,7 @@ def _nothing() -> None:
 
 @callback
 def async_remove_read_entities(
-    hass: HomeAssistant, entry: ConfigEntry, keep: set[str] | None
+    hass: HomeAssistant, entry: FlatpeakConfigEntry, keep: set[str] | None
 ) -> None:
     """Remove read entities and location devices not read (any more).
 

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
@@ -22,6 +23,9 @@ from .api import FlatpeakClient
 from .const import DOMAIN, RECHECK_CREDENTIALS, RECHECK_FIRST, RECHECK_MAX, ErrorCode
 from .device import DeviceContext
 from .issues import async_create_device_issue, async_delete_device_issue
+
+if TYPE_CHECKING:
+    from .runtime import FlatpeakConfigEntry
 
 type Probe = Callable[[], Awaitable[object]]
 
@@ -67,7 +71,7 @@ class Recheck:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        entry: FlatpeakConfigEntry,
         plan: RecheckPlan,
         probe: Probe,
         on_passed: Callable[[], None],
@@ -230,7 +234,7 @@ class PauseChecks:
 
 
 @callback
-def async_abort_reauth(hass: HomeAssistant, entry: ConfigEntry) -> None:
+def async_abort_reauth(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
     """Withdraw the account's re-authentication request (its credentials work)."""
     for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH}):
         hass.config_entries.flow.async_abort(flow["flow_id"])

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import translation
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
     from homeassistant.components.repairs import RepairsFlowResult
 
+    from .runtime import FlatpeakConfigEntry
+
 # Where the user reconfigures or deletes an entry (the integration's page).
 INTEGRATION_PAGE = f"/config/integrations/integration/{DOMAIN}"
 
@@ -43,7 +45,7 @@ class _DeviceRepairFlowBase(RepairsFlow):
         self._entry_id = entry_id
         self._subentry_id = subentry_id
 
-    def _entry(self) -> ConfigEntry | None:
+    def _entry(self) -> FlatpeakConfigEntry | None:
         """Return the account entry, unless it or the device was removed."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None or self._subentry_id not in entry.subentries:

@@ -314,7 +314,8 @@ class Sender:
         """Log an outage once (and its end), anything unexpected, else debug."""
         if verdict.connected is False and not self._outage_logged:
             self._outage_logged = True
-            self.log.warning(
+            # Info (core's log-when-unavailable); "reachable again" ends it.
+            self.log.info(
                 "The Flatpeak API is unavailable (%s); records are queued and "
                 "retried with backoff",
                 describe(verdict),

@@ -45,13 +45,16 @@ class FlatpeakSensorEntityDescription(SensorEntityDescription):
 
 
 def _last_error_attributes(status: FlatpeakStatus) -> Mapping[str, Any]:
-    """Return Flatpeak's message, the entity that could not be read, and when."""
+    """Return what the user needs beyond the code: Flatpeak's words, the entity.
+
+    ``unreadable_entity`` is the entity a snapshot could not read (not
+    ``entity_id``: Home Assistant reads that attribute as a group's members).
+    When the error happened is the state's last change (the history); the
+    exact time of the last failure is in the diagnostics.
+    """
     return {
         "message": status.last_error_message,
-        "entity_id": status.last_error_entity,
-        "time": (
-            status.last_error_time.isoformat() if status.last_error_time else None
-        ),
+        "unreadable_entity": status.last_error_entity,
     }
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from homeassistant.components.energy.data import BatterySourceType, async_get_manager
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE
 from homeassistant.core import HomeAssistant
@@ -13,11 +9,8 @@ from homeassistant.helpers import entity_registry as er
 
 from .batteries import Battery, MappingSource
 from .const import CONF_ENERGY_ENTITY, CONF_POWER_ENTITY, CONF_SOC_ENTITY
+from .energy_dashboard import async_energy_battery_sources
 from .readings import FIELD_UNITS
-
-# The Energy dashboard knows a battery's state of charge since Home Assistant
-# 2026.4 (``stat_soc``); before, it is not a source.
-ENERGY_HAS_SOC = "stat_soc" in BatterySourceType.__annotations__
 
 # What a device's sensor is, by device class, for the form's pre-fill.
 DEVICE_CLASS_FIELDS: dict[str, str] = {
@@ -31,17 +24,11 @@ async def async_energy_batteries(hass: HomeAssistant) -> list[Battery]:
     """Return the Energy dashboard's batteries that have a state of charge.
 
     The dashboard's power (``stat_rate``) is positive when discharging. A Home
-    Assistant whose dashboard has no state of charge (before 2026.4) has none.
+    Assistant whose dashboard has no state of charge (before 2026.4), or one
+    whose dashboard cannot be read (``energy_dashboard.py``), has none.
     """
-    if not ENERGY_HAS_SOC:
-        return []
-    manager = await async_get_manager(hass)
-    prefs: Mapping[str, Any] = manager.data or {}
     batteries: list[Battery] = []
-    for source in prefs.get("energy_sources", []):
-        raw: dict[str, Any] = dict(source)
-        if raw.get("type") != "battery" or not raw.get("stat_soc"):
-            continue
+    for raw in await async_energy_battery_sources(hass):
         capacity = raw.get("capacity")
         batteries.append(
             Battery(

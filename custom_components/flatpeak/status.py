@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any, override
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import BaseDataUpdateCoordinatorProtocol
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from .errors import Verdict
     from .outbox import Outbox
     from .readings import SnapshotError
+    from .runtime import FlatpeakConfigEntry
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +80,7 @@ class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
     (``status_store.py``).
     """
 
-    config_entry: ConfigEntry
+    config_entry: FlatpeakConfigEntry
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import base64
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -189,7 +190,7 @@ class FlatpeakClient(ReadEndpoints):
     def _token_lifetime(self, data: Mapping[str, Any]) -> float:
         expires_in = data.get("expires_in")
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            if 0 < expires_in < float("inf"):
+            if 0 < expires_in < math.inf:
                 return float(expires_in)
         if isinstance(expires_at := data.get("expires_at"), str):
             try:
