@@ -254,8 +254,10 @@ def test_upgrade_from_0_2_0_with_a_backlog_loses_nothing(old_stack: Stack) -> No
         "_state_at_flatpeak",
         "_vpp_participation",
         "_telemetry_active_at_flatpeak",
+        "_dispatchable",
+        "_import_price",
+        "_export_price",
     )
-    reads += ("_dispatchable", "_import_price", "_export_price")
     assert new and all(e.endswith(reads) for e in new), new
     entries = stack.api("GET", "/api/config/config_entries/entry?domain=flatpeak")
     assert [e["title"] for e in entries] == [f"Flatpeak {DEFAULT_ACCOUNT_ID}"]
