@@ -40,3 +40,22 @@ async def test_two_devices_at_one_location_within_the_budget(
     # The location and its prices are read once for both devices.
     assert per_hour == pytest.approx(10.55, abs=0.2)
     assert per_hour <= BUDGET
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17 check F3: the budget holds on a day's average only. "
+    "Measured in hour 1: 20 requests while every read fails (each of five "
+    "reads retries after 15 min), 15 when all is well (the first reads of "
+    "the location and prices come on top of 6 state and 4 VPP reads)",
+)
+async def test_failing_reads_stay_within_the_budget_in_any_hour(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    for endpoint in ("state_read", "vpp_participations", "prices", "location"):
+        sandbox.fail_next(500, 10_000, endpoint=endpoint)
+    per_hour = await read_requests_per_hour_per_device(
+        hass, freezer, sandbox, ["dev_demo3"], hours=1
+    )
+    print(f"one device, every read failing: {per_hour:.0f} read requests in hour 1")
+    assert per_hour <= BUDGET

@@ -753,3 +753,20 @@ async def test_a_location_no_device_is_at_goes_with_its_prices_and_issue(
     assert issue_registry.async_get_issue(DOMAIN, barn) is None
     assert issue_registry.async_get_issue(DOMAIN, home)
     assert read_entity(hass, f"{LOCATION}_import_price")
+
+
+async def test_a_read_answered_429_waits_as_long_as_flatpeak_asks(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A 429 on a read with ``Retry-After: 3600``: no read of it for an hour."""
+    sandbox.fail_next(429, 1, endpoint="vpp_participations", retry_after="3600")
+    await minutes(hass, freezer, 16)  # the next VPP read (15 min) is refused
+    assert [r.status for r in sandbox.requests_to("vpp_participations")][-1] == 429
+    forget_received(sandbox)
+    await minutes(hass, freezer, 58)
+    assert sandbox.requests_to("vpp_participations") == []
+    await minutes(hass, freezer, 3)
+    assert [r.status for r in sandbox.requests_to("vpp_participations")] == [200]

@@ -25,6 +25,7 @@ from .api import (
     FlatpeakAuthenticationError,
     FlatpeakError,
     FlatpeakPriceUnavailableError,
+    FlatpeakRetryableError,
     Location,
     PriceSeries,
     TariffDirection,
@@ -56,7 +57,8 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
     the next read waits ``retry_interval`` (15 min, doubling up to
     ``interval``), then the concern's own interval again. While Flatpeak
     refuses the account's credentials nothing is asked; a 401 on a read
-    starts the account's re-authentication.
+    starts the account's re-authentication. A longer ``Retry-After`` (429,
+    503) is obeyed.
     """
 
     config_entry: FlatpeakConfigEntry
@@ -90,17 +92,25 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
         except FlatpeakAuthenticationError as err:
             self.account.credentials_refused(classify(err))
             raise self._failed(describe(classify(err))) from err
-        except (FlatpeakError, ValueError) as err:
+        except FlatpeakRetryableError as err:
+            raise self._failed(describe(classify(err)), err.retry_after) from err
+        except FlatpeakError as err:
+            raise self._failed(describe(classify(err))) from err
+        except ValueError as err:
             raise self._failed(describe(classify(err))) from err
         self.failures = 0
         self.last_error = None
         self.update_interval = self._interval_after(data)
         return data
 
-    def _failed(self, error: str) -> UpdateFailed:
+    def _failed(self, error: str, retry_after: float | None = None) -> UpdateFailed:
+        """Count a failure; wait ``retry_interval``, or longer if Flatpeak asks."""
         self.failures += 1
         self.last_error = error
-        self.update_interval = retry_interval(self.failures, self.interval)
+        wait = retry_interval(self.failures, self.interval)
+        if retry_after is not None and retry_after > wait.total_seconds():
+            wait = timedelta(seconds=retry_after)  # a 429's or 503's Retry-After
+        self.update_interval = wait
         return UpdateFailed(
             translation_domain=DOMAIN,
             translation_key=self.failure_key,
