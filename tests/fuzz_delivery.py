@@ -26,8 +26,10 @@ calm until the outbox drained, and the checks run:
 - the last record Flatpeak received is the newest one queued;
 - the entities show the final truth (ok, 0 queued, no error, connected, the
   exact rejected count), none written twice within a second;
-- no second saw more than a handful of failed requests, and every wait after
-  a failure kept its floor and Flatpeak's ``Retry-After``;
+- no second saw more than a handful of failed requests, and every wait of the
+  sender after one of its failures kept its floor and Flatpeak's
+  ``Retry-After`` (``floors`` says what is not counted: the reads' own
+  requests, aiohttp's own resend, a reload, a user's action or button);
 - no "Error doing job", no trace, no ERROR but a pause's;
 - the action and the button answered within 1 s whenever they could not be
   tried at once, and never after more than 60 s.
@@ -88,6 +90,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "15"))
 ANSWERS = int(os.environ.get("FUZZ_ANSWERS", "10000"))
 HOSTILE_ENTITIES = os.environ.get("FUZZ_ENTITIES", "1") == "1"
 STEP = 0.5  # seconds of simulated time per step
+SENDER_TASK = f"{DOMAIN} deliver"  # the sender's delivery task (sender.py)
 
 SOC_2 = "sensor.garage_soc"
 POWER_2 = "sensor.garage_power"
@@ -479,6 +482,32 @@ def install_event_log(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return events
 
 
+def install_origin_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Name the task that sends each request in its User-Agent (``fuzz-origin/``).
+
+    ``fuzz-call/`` numbers the calls of ``_send``: a request aiohttp sends
+    again by itself (a reused connection closed under it) has its number.
+
+    ``_send`` builds its headers before its first ``await``: the name set
+    just before the call is the one sent.
+    """
+    import asyncio
+
+    from custom_components.flatpeak.api.client import FlatpeakClient
+
+    send = FlatpeakClient._send
+    calls = iter(range(1, 1 << 62))
+
+    async def named_send(self: Any, method: str, url: Any, **kwargs: Any) -> Any:
+        agent = self.__dict__.setdefault("_fuzz_agent", self._user_agent)
+        task = asyncio.current_task()
+        name = task.get_name() if task else "?"
+        self._user_agent = f"{agent} fuzz-call/{next(calls)} fuzz-origin/{name}"
+        return await send(self, method, url, **kwargs)
+
+    monkeypatch.setattr(FlatpeakClient, "_send", named_send)
+
+
 def caller() -> str:
     """Return the scheduler's or sender's function that queued a record."""
     import inspect
@@ -551,6 +580,7 @@ async def test_fuzz(  # noqa: C901 - the whole run, in one place
 
     monkeypatch.setattr(Sender, "snapshot_failed", snapshot_failed)
     events = install_event_log(monkeypatch)
+    install_origin_log(monkeypatch)
     entities = EntityFuzzer(hass, random.Random(rng.random()))  # noqa: S311
     entities.all_sound()
     entry = fuzzed_entry(sandbox, OPTIONS)
@@ -777,7 +807,8 @@ async def test_fuzz(  # noqa: C901 - the whole run, in one place
         ok = 200 <= x.status < 300 or (x.endpoint == "state" and x.kind == "reject")
         if not ok:
             failed_per_second[int(x.at)] += 1
-    floor_breaches = floors(sandbox, actions, reload_times, events)
+    floor_checks: Counter[str] = Counter()
+    floor_breaches = floors(sandbox, actions, reload_times, events, floor_checks)
     slow_actions = [
         a
         for a in actions
@@ -808,6 +839,11 @@ async def test_fuzz(  # noqa: C901 - the whole run, in one place
             failed_per_second.values(), default=0
         ),
         "waits shorter than their floor": len(floor_breaches),
+        "sender's failures (floor checked, not counted)": (
+            f"{floor_checks['checked']} ("
+            + ", ".join(f"{k} {v}" for k, v in floor_checks.items() if k != "checked")
+            + ")"
+        ),
         "actions/button (slow, unanswered)": f"{len(actions)} ({len(slow_actions)}, "
         f"{len(unanswered)})",
         "action outcomes": ", ".join(
@@ -844,7 +880,7 @@ async def test_fuzz(  # noqa: C901 - the whole run, in one place
         )
     for line in again[:10]:
         print("  SENT AGAIN", line)
-    for breach in floor_breaches[:10]:
+    for breach in floor_breaches:
         print("  FLOOR", breach)
     for action in slow_actions[:10]:
         print("  ACTION", action)
@@ -871,28 +907,52 @@ async def test_fuzz(  # noqa: C901 - the whole run, in one place
     assert max(failed_per_second.values(), default=0) <= 6
 
 
-def floors(
+def floors(  # noqa: C901 - one rule per exception, documented
     sandbox: FuzzSandbox,
     actions: list[dict[str, Any]],
     reloads: list[tuple[float, float]],
     events: list[tuple[Any, ...]] | None = None,
+    counts: Counter[str] | None = None,
 ) -> list[str]:
-    """Return the waits after a failed PUT that were shorter than their floor.
+    """Return the sender's waits after a failed request that were under their floor.
 
     After a 429/503 whose ``Retry-After`` the client reads: at least that
     (between 1 s and 1 h); after any other failure (a rejection, a refused
-    token and a 2xx aside): the backoff's floor, 5 s. A manual attempt may end
-    a backoff (not a ``Retry-After``), and a manual attempt that fails keeps
-    the retry time it found; a reload starts afresh; an answer after the
-    client's timeout (30 s) is not the moment the client failed.
+    token and a 2xx aside): the backoff's floor, 5 s. Only the sender's own
+    requests count (its delivery task, named in each request's User-Agent):
+    the reads of Flatpeak's data and the checks during a pause keep their own
+    schedules, and a token request of theirs that fails is not a failure of
+    the sender. The next request is the sender's first one to arrive after
+    the failure was answered (in arrival order: the frozen clock puts many in
+    one instant). Not counted:
+
+    - a dropped ``PUT`` that aiohttp sent again at once, in the same call of
+      the client (a reused connection closed under it): the sender never saw
+      it fail (the resend is judged on its own);
+    - a request after a reload (a start may try at once);
+    - after a failure with the backoff's floor, a request within a minute of
+      an action or a button press (a user's explicit attempt may end a
+      backoff, not a ``Retry-After``; one that fails keeps the retry time it
+      found);
+    - an answer after the client's timeout (30 s): not when the client failed.
     """
     breaches = []
+    counts = Counter() if counts is None else counts
     manual = sorted(a["wall"] for a in actions)
-    xs = sorted(
-        (x for x in sandbox.exchanges if x.endpoint in ("state", "token")),
-        key=lambda x: x.received,
+    counts["requests of others"] = sum(
+        1
+        for x in sandbox.exchanges
+        if x.endpoint in ("state", "token") and not x.origin.startswith(SENDER_TASK)
     )
-    for x in xs:
+    xs = sorted(
+        (
+            x
+            for x in sandbox.exchanges
+            if x.endpoint in ("state", "token") and x.origin.startswith(SENDER_TASK)
+        ),
+        key=lambda x: x.seq_in,
+    )
+    for i, x in enumerate(xs):
         if 200 <= x.status < 300 or x.kind in ("reject", "401", "ok"):
             continue
         if x.status == 401 and x.endpoint == "state":
@@ -900,18 +960,16 @@ def floors(
         if x.at - x.received >= 29.5:
             continue  # the client timed out before: it failed earlier
         after = next(
-            (
-                y
-                for y in xs
-                if y.received >= x.at
-                and y is not x
-                and not (y.ref is not None and y.ref == x.ref and y.received == x.at)
-            ),
+            (y for y in xs[i + 1 :] if y.seq_in > x.seq_out and y.origin == x.origin),
             None,
-        )  # a PUT sent again at once by aiohttp on a dropped reused connection
-        if after is None or any(
-            b <= after.received and x.received <= e for b, e in reloads
-        ):
+        )
+        if after is None:
+            continue
+        if any(b <= after.received and x.received <= e for b, e in reloads):
+            counts["reload"] += 1
+            continue
+        if x.call and after.call == x.call:
+            counts["sent again by aiohttp"] += 1
             continue
         gap = after.received - x.at
         asked: float | None = None
@@ -926,7 +984,9 @@ def floors(
         else:
             floor = 5.0
             if any(x.at - 60 <= m <= after.received for m in manual):
+                counts["action or button"] += 1
                 continue
+        counts["checked"] += 1
         if gap < floor - 0.6:
             breaches.append(
                 f"{x.endpoint} {x.kind} {x.status} RA={x.retry_after!r} "

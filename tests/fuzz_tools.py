@@ -82,6 +82,10 @@ class Exchange:
     retry_after: str | None = None
     date: str | None = None
     produced: int = 0  # records queued when the request arrived (the ledger's)
+    origin: str = ""  # who sent it: the client's task (``fuzz-origin`` in the UA)
+    call: str = ""  # the client's call that sent it (``fuzz-call``)
+    seq_in: int = 0  # the order of arrivals and answers (the clock is frozen:
+    seq_out: int = 0  # many happen in one instant)
 
 
 type Decide = Callable[[str, Any], Answer]
@@ -98,6 +102,7 @@ class FuzzSandbox(FlatpeakSandbox):
         self.held = 0  # requests sleeping out their delay
         self.invalid_bodies: list[Any] = []  # refused by the sandbox's own checks
         self.produced: Callable[[], int] = lambda: 0  # the ledger's count
+        self.seq = 0  # counts arrivals and answers, in order
 
     @web.middleware
     async def _middleware(
@@ -127,6 +132,8 @@ class FuzzSandbox(FlatpeakSandbox):
             except ValueError:
                 body = raw.decode(errors="replace")
         received = time.time()
+        self.seq += 1
+        seq_in = self.seq
         produced = self.produced()
         record = RequestRecord(
             request.method,
@@ -162,6 +169,11 @@ class FuzzSandbox(FlatpeakSandbox):
             time.time(), received, endpoint, answer.kind, -1, ref, stored, False
         )
         exchange.produced = produced
+        agent = request.headers.get("User-Agent") or ""
+        exchange.origin = agent.partition(" fuzz-origin/")[2]
+        exchange.call = agent.partition(" fuzz-call/")[2].partition(" ")[0]
+        self.seq += 1
+        exchange.seq_in, exchange.seq_out = seq_in, self.seq
         # The client gives up after 30 s: a later answer is not known to it.
         in_time = answer.delay < 29.5
         self.exchanges.append(exchange)
