@@ -20,7 +20,7 @@ from homeassistant.core import HomeAssistant
 
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import account_with, advance, set_soc
+from .conftest import account_with, advance, set_soc, settle
 
 READ_ENDPOINTS = ("state_read", "location", "vpp_participations", "prices", "device")
 MINUTE = 60.0
@@ -54,16 +54,16 @@ async def read_budget(
     before = read_requests(sandbox)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    # The lookup of each device at start is delivery's (it was there before).
-    counts = [read_requests(sandbox) - before - len(device_ids)]
+    # counts[m]: read requests sent up to simulated minute m (timers fire at
+    # whole minutes); the lookup of each device at start is delivery's.
+    counts: list[int] = []
     for minute in range(hours * HOUR):
         set_soc(hass, 40 + minute % 20)
-        await advance(hass, freezer, MINUTE)
+        await settle(hass)
         counts.append(read_requests(sandbox) - before - len(device_ids))
+        await advance(hass, freezer, MINUTE)
     assert await hass.config_entries.async_unload(entry.entry_id)
-    # Requests go at the simulated minutes (timers fire at the steps): the
-    # window from step ``start`` holds steps start .. start + 59, setup's
-    # requests (step 0) in the first.
+    # The window from minute ``start`` holds minutes start .. start + 59.
     windows = [
         counts[start + HOUR - 1] - (counts[start - 1] if start > 0 else 0)
         for start in range(len(counts) - HOUR + 1)

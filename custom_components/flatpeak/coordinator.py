@@ -257,7 +257,7 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     """The prices of a location in one direction (``POST /prices``).
 
     Shared by the account's devices at the location (no ``device_id`` is
-    sent). Read every 2 h, hourly while the actual prices ahead run short;
+    sent); not read while the location's read fails. Read every 2 h, hourly while the actual prices ahead run short;
     a 422 saying there is no price is an answer (shown, with a repair issue
     for "no tariff connected") retried like a failure. The price valid now
     changes at slot boundaries from memory: a timer, no request.
@@ -270,11 +270,13 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
         self,
         hass: HomeAssistant,
         account: FlatpeakAccount,
-        location_id: str,
+        location: LocationCoordinator,
         direction: TariffDirection,
     ) -> None:
-        """Read the prices of ``location_id`` for ``direction``."""
+        """Read the prices of ``location``'s location for ``direction``."""
+        location_id = location.location_id
         super().__init__(hass, account, f"{direction.lower()} prices at {location_id}")
+        self.location = location
         self.location_id = location_id
         self.direction = direction
         self._unavailable_count = 0
@@ -285,6 +287,18 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     def series(self) -> PriceSeries | None:
         """Return the prices known, if any."""
         return self.data.series if self.data is not None else None
+
+    @override
+    async def _async_update_data(self) -> PriceData | None:
+        """Read, but not while the location's read fails (the budget).
+
+        Flatpeak failing the location would fail its prices too: no request,
+        a failure (the location's error); the location's next success reads
+        the prices at once (``LocationReads``).
+        """
+        if not self.location.last_update_success:
+            raise self._failed(self.location.last_error or "")
+        return await super()._async_update_data()
 
     @override
     async def _async_read(self) -> PriceData | None:
