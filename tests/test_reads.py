@@ -715,6 +715,44 @@ async def test_asking_for_a_price_now(
     ]
 
 
+async def test_update_entity_shows_the_sandbox_controls_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """``homeassistant.update_entity`` reads the VPP participation and the state now.
+
+    What the README tells a user of the sandbox page (F4): its controls show
+    at the next scheduled read, or at once with ``update_entity``.
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
+    await minutes(hass, freezer, 1)
+    forget_received(sandbox)
+    sandbox.reads.apply_control({"telemetry_active": False})
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": vpp(hass, "telemetry_active", "binary_sensor").entity_id},
+        blocking=True,
+    )
+    await settle(hass)
+    assert len(sandbox.requests_to("vpp_participations")) == 1
+    assert vpp(hass, "telemetry_active", "binary_sensor").state == "off"
+    # The state at Flatpeak: read now when a record was accepted since the last read.
+    at_flatpeak = read_entity(hass, f"{DEFAULT_DEVICE_ID}_state_at_flatpeak")
+    assert at_flatpeak is not None
+    set_soc(hass, 77)
+    await minutes(hass, freezer, 1)
+    assert sandbox.requests_to("state")  # accepted
+    assert sandbox.requests_to("state_read") == []  # the next read is 15 min on
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": at_flatpeak}, blocking=True
+    )
+    await settle(hass)
+    assert len(sandbox.requests_to("state_read")) == 1
+
+
 def test_what_an_accepted_record_says() -> None:
     """The last accepted record's time, from its body; a body without one says nothing."""
     assert accepted_time({"time": "2026-11-28T10:00:10Z"}) == datetime.fromisoformat(
