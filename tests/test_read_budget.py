@@ -105,3 +105,17 @@ async def test_prices_wait_for_their_location_then_come_at_once(
     assert state is not None
     assert state.state not in ("unavailable", "unknown")
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_no_tariff_connected_stays_within_the_budget_in_any_hour(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 422 "no tariff connected" for both directions: asked hourly, then every 2 h."""
+    for direction in ("IMPORT", "EXPORT"):
+        sandbox.reads.apply_control({"tariff": "not_connected", "direction": direction})
+    budget = await read_budget(hass, freezer, sandbox, ONE, hours=4)
+    print(f"one device, no tariff connected: {budget}")
+    # 4 state, 4 VPP, the location, each direction once (a retry after 15
+    # and 45 min made it 15); each direction at 0, 1, 2 and 3 h.
+    assert budget.worst_hour == 11.0
+    assert [r.status for r in sandbox.requests if r.endpoint == "prices"] == [422] * 8

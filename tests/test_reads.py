@@ -394,17 +394,17 @@ async def test_no_tariff_connected(
         )
         is None
     )
-    # Asked again 15 minutes later (no sooner), then 30 minutes after that.
+    # Asked again an hour later (no sooner: the budget), then an hour after that.
     sandbox.reads.apply_control({"tariff": "pending", "direction": "EXPORT"})
     forget_received(sandbox)
-    await minutes(hass, freezer, 14)
-    assert sandbox.requests_to("prices") == []
+    await minutes(hass, freezer, 59)
+    assert [r.body["tariff_direction"] for r in sandbox.requests_to("prices")] == []
     await minutes(hass, freezer, 2)
     assert len(sandbox.requests_to("prices")) == 1
     assert price(hass, "export").attributes["reason"] == "pending_connect"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     sandbox.reads.apply_control({"tariff": "connected", "direction": "EXPORT"})
-    await minutes(hass, freezer, 28)
+    await minutes(hass, freezer, 57)
     assert len(sandbox.requests_to("prices")) == 1
     await minutes(hass, freezer, 2)
     assert float(price(hass, "export").state) == rate(dt_util.utcnow(), "EXPORT")

@@ -31,7 +31,13 @@ from .api import (
     TariffDirection,
     VppParticipation,
 )
-from .const import DOMAIN, PRICE_READ_INTERVAL, STATE_READ_INTERVAL, VPP_READ_INTERVAL
+from .const import (
+    DOMAIN,
+    PRICE_READ_INTERVAL,
+    PRICE_READ_INTERVAL_SHORT,
+    STATE_READ_INTERVAL,
+    VPP_READ_INTERVAL,
+)
 from .device import READ_LOGGER
 from .errors import classify, describe
 from .issues import async_update_tariff_issue, async_update_telemetry_issue
@@ -259,7 +265,7 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     Shared by the account's devices at the location (no ``device_id`` is
     sent); not read while the location's read fails. Read every 2 h, hourly while the actual prices ahead run short;
     a 422 saying there is no price is an answer (shown, with a repair issue
-    for "no tariff connected") retried like a failure. The price valid now
+    for "no tariff connected") asked again hourly, then every 2 h. The price valid now
     changes at slot boundaries from memory: a timer, no request.
     """
 
@@ -325,7 +331,12 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     @override
     def _interval_after(self, data: PriceData | None) -> timedelta | None:
         if data is None or data.series is None:
-            return retry_interval(self._unavailable_count, self.interval)
+            # An answer, not a failure: hourly (awaiting a tariff or prices),
+            # then every 2 h; within the budget in its first hour too.
+            return max(
+                PRICE_READ_INTERVAL_SHORT,
+                retry_interval(self._unavailable_count, self.interval),
+            )
         return price_interval(data.series, dt_util.utcnow())
 
     @callback
