@@ -119,3 +119,20 @@ async def test_no_tariff_connected_stays_within_the_budget_in_any_hour(
     # and 45 min made it 15); each direction at 0, 1, 2 and 3 h.
     assert budget.worst_hour == 11.0
     assert [r.status for r in sandbox.requests if r.endpoint == "prices"] == [422] * 8
+
+
+@pytest.mark.parametrize("status", [500, 429])
+async def test_failing_prices_stay_within_the_budget_in_any_hour(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    status: int,
+) -> None:
+    """The location answers, both price reads fail: asked again after an hour,
+    then every 2 h (the slots known are shown meanwhile)."""
+    sandbox.fail_next(status, 10_000, endpoint="prices")
+    budget = await read_budget(hass, freezer, sandbox, ONE, hours=4)
+    print(f"one device, prices answering {status}: {budget}")
+    # 4 state, 4 VPP, the location, each direction once in the first hour.
+    assert budget.worst_hour == 11.0
+    assert budget.worst_hour <= BUDGET

@@ -35,6 +35,7 @@ from .const import (
     DOMAIN,
     PRICE_READ_INTERVAL,
     PRICE_READ_INTERVAL_SHORT,
+    READ_RETRY_MIN,
     STATE_READ_INTERVAL,
     VPP_READ_INTERVAL,
 )
@@ -69,6 +70,7 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     config_entry: FlatpeakConfigEntry
     interval: timedelta  # the concern's own interval between reads
+    retry_min: timedelta = READ_RETRY_MIN  # the shortest wait after a failure
     failure_key: str  # the translation key of its UpdateFailed
 
     def __init__(
@@ -113,7 +115,7 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Count a failure; wait ``retry_interval``, or longer if Flatpeak asks."""
         self.failures += 1
         self.last_error = error
-        wait = retry_interval(self.failures, self.interval)
+        wait = max(self.retry_min, retry_interval(self.failures, self.interval))
         if retry_after is not None and retry_after > wait.total_seconds():
             wait = timedelta(seconds=retry_after)  # a 429's or 503's Retry-After
         self.update_interval = wait
@@ -270,6 +272,10 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     """
 
     interval = PRICE_READ_INTERVAL
+    # A failed price read is asked again after an hour, then every 2 h: the
+    # slots known are shown meanwhile, and both directions failing within the
+    # first hour would cost 4 requests more than the budget has.
+    retry_min = PRICE_READ_INTERVAL_SHORT
     failure_key = "price_read_failed"
 
     def __init__(
