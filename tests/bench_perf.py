@@ -179,7 +179,9 @@ async def test_read_budget(
 ) -> None:
     """Every read at the defaults over a simulated day (issue 17: <= 12 an hour).
 
-    One device alone at its location: the most a device costs.
+    The figure is the worst hour: the most read requests in any 60 minutes in
+    a row (the first hour included), not the day's average. One device alone
+    at its location: the most a device costs.
     """
     per_hour = await read_requests_per_hour_per_device(
         hass, freezer, sandbox, ["dev_demo3"]
@@ -288,7 +290,7 @@ async def test_bench(
         ),
         *((key, str(value), key) for key, value in outbox.items()),
         (
-            "read requests per hour per device (a day)",
+            "read requests per device in the worst hour (a day)",
             str(figures.get("read_requests_per_hour_per_device", "not measured")),
             "read_requests_per_hour_per_device",
         ),

@@ -189,6 +189,17 @@ async def test_split_windows_and_forecasts(
         ),
         ({"end": EVENING, "start": EVENING}, "window_reversed", "must end after"),
         (
+            # F6: a window entirely in the past has no best window any more.
+            {"start": "2026-11-28T16:00:00+00:00", "end": "2026-11-28T18:00:00+00:00"},
+            "window_in_past",
+            "ended at 2026-11-28T19:00:00+01:00, before now (2026-11-28T20:00:00+01:00)",
+        ),
+        (
+            {"end": "2026-11-28T18:00:00+00:00"},
+            "window_in_past",
+            "ended at 2026-11-28T19:00:00+01:00",
+        ),
+        (
             {"end": "2026-12-01T19:00:01+00:00"},
             "window_too_long",
             "longer than 3 days",

@@ -394,17 +394,17 @@ async def test_no_tariff_connected(
         )
         is None
     )
-    # Asked again 15 minutes later (no sooner), then 30 minutes after that.
+    # Asked again an hour later (no sooner: the budget), then an hour after that.
     sandbox.reads.apply_control({"tariff": "pending", "direction": "EXPORT"})
     forget_received(sandbox)
-    await minutes(hass, freezer, 14)
-    assert sandbox.requests_to("prices") == []
+    await minutes(hass, freezer, 59)
+    assert [r.body["tariff_direction"] for r in sandbox.requests_to("prices")] == []
     await minutes(hass, freezer, 2)
     assert len(sandbox.requests_to("prices")) == 1
     assert price(hass, "export").attributes["reason"] == "pending_connect"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     sandbox.reads.apply_control({"tariff": "connected", "direction": "EXPORT"})
-    await minutes(hass, freezer, 28)
+    await minutes(hass, freezer, 57)
     assert len(sandbox.requests_to("prices")) == 1
     await minutes(hass, freezer, 2)
     assert float(price(hass, "export").state) == rate(dt_util.utcnow(), "EXPORT")
@@ -491,14 +491,14 @@ async def test_the_status_says_when_flatpeak_lags(
         "target_state_of_charge_percent": 80,
     }
     sandbox.fail_next(200, endpoint="state_read", body=json.dumps(stale))
-    await minutes(hass, freezer, 10)
+    await minutes(hass, freezer, 15)
     await shown(hass, freezer)
     assert state_of(hass, "submission_status") == "lagging"
     at_flatpeak = read_state(hass, f"{DEFAULT_DEVICE_ID}_state_at_flatpeak")
     assert at_flatpeak.state == "2026-11-28T09:30:00+00:00"  # shown at once
     assert at_flatpeak.attributes["state_of_charge_percent"] == 40
     # Flatpeak catches up: the status is ok again.
-    await minutes(hass, freezer, 10)
+    await minutes(hass, freezer, 15)
     await shown(hass, freezer)
     assert state_of(hass, "submission_status") == "ok"
     assert read_state(hass, f"{DEFAULT_DEVICE_ID}_state_at_flatpeak").state.startswith(
@@ -516,8 +516,8 @@ async def test_state_at_flatpeak_advances_hourly_while_all_is_well(
     assert entity_id is not None
     first = hass.states.get(entity_id)
     assert first is not None
-    await minutes(hass, freezer, 30)  # three reads, every 10 minutes
-    assert len(sandbox.requests_to("state_read")) == 3
+    await minutes(hass, freezer, 30)  # at start, then every 15 minutes
+    assert len(sandbox.requests_to("state_read")) == 2
     assert hass.states.get(entity_id) == first
     await minutes(hass, freezer, 31)
     later = hass.states.get(entity_id)
@@ -713,6 +713,44 @@ async def test_asking_for_a_price_now(
     assert [r.body["tariff_direction"] for r in sandbox.requests_to("prices")] == [
         "IMPORT"
     ]
+
+
+async def test_update_entity_shows_the_sandbox_controls_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """``homeassistant.update_entity`` reads the VPP participation and the state now.
+
+    What the README tells a user of the sandbox page (F4): its controls show
+    at the next scheduled read, or at once with ``update_entity``.
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
+    await minutes(hass, freezer, 1)
+    forget_received(sandbox)
+    sandbox.reads.apply_control({"telemetry_active": False})
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": vpp(hass, "telemetry_active", "binary_sensor").entity_id},
+        blocking=True,
+    )
+    await settle(hass)
+    assert len(sandbox.requests_to("vpp_participations")) == 1
+    assert vpp(hass, "telemetry_active", "binary_sensor").state == "off"
+    # The state at Flatpeak: read now when a record was accepted since the last read.
+    at_flatpeak = read_entity(hass, f"{DEFAULT_DEVICE_ID}_state_at_flatpeak")
+    assert at_flatpeak is not None
+    set_soc(hass, 77)
+    await minutes(hass, freezer, 1)
+    assert sandbox.requests_to("state")  # accepted
+    assert sandbox.requests_to("state_read") == []  # the next read is 15 min on
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": at_flatpeak}, blocking=True
+    )
+    await settle(hass)
+    assert len(sandbox.requests_to("state_read")) == 1
 
 
 def test_what_an_accepted_record_says() -> None:

@@ -92,14 +92,17 @@ class WindowRequest:
         """Check the action's data; a naive time is Home Assistant's local time.
 
         Raises a translated ``ServiceValidationError`` for a duration that is
-        not positive, a window that ends before it starts or is longer than
-        three days, and a duration longer than the window.
+        not positive, a window that ended already (nothing left to find), one
+        that ends before it starts or is longer than three days, and a
+        duration longer than the window.
         """
         minutes: int = data["duration"]
         start = dt_util.as_utc(data.get("start") or now.replace(microsecond=0))
         end = dt_util.as_utc(data["end"])
         if minutes <= 0:
             raise validation_error("duration_not_positive", duration=str(minutes))
+        if end <= now:
+            raise validation_error("window_in_past", end=_local(end), now=_local(now))
         if end <= start:
             raise validation_error(
                 "window_reversed", start=_local(start), end=_local(end)

@@ -31,7 +31,14 @@ from .api import (
     TariffDirection,
     VppParticipation,
 )
-from .const import DOMAIN, PRICE_READ_INTERVAL, STATE_READ_INTERVAL, VPP_READ_INTERVAL
+from .const import (
+    DOMAIN,
+    PRICE_READ_INTERVAL,
+    PRICE_READ_INTERVAL_SHORT,
+    READ_RETRY_MIN,
+    STATE_READ_INTERVAL,
+    VPP_READ_INTERVAL,
+)
 from .device import READ_LOGGER
 from .errors import classify, describe
 from .issues import async_update_tariff_issue, async_update_telemetry_issue
@@ -63,6 +70,7 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     config_entry: FlatpeakConfigEntry
     interval: timedelta  # the concern's own interval between reads
+    retry_min: timedelta = READ_RETRY_MIN  # the shortest wait after a failure
     failure_key: str  # the translation key of its UpdateFailed
 
     def __init__(
@@ -107,7 +115,7 @@ class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Count a failure; wait ``retry_interval``, or longer if Flatpeak asks."""
         self.failures += 1
         self.last_error = error
-        wait = retry_interval(self.failures, self.interval)
+        wait = max(self.retry_min, retry_interval(self.failures, self.interval))
         if retry_after is not None and retry_after > wait.total_seconds():
             wait = timedelta(seconds=retry_after)  # a 429's or 503's Retry-After
         self.update_interval = wait
@@ -257,24 +265,30 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     """The prices of a location in one direction (``POST /prices``).
 
     Shared by the account's devices at the location (no ``device_id`` is
-    sent). Read every 2 h, hourly while the actual prices ahead run short;
+    sent); not read while the location's read fails. Read every 2 h, hourly while the actual prices ahead run short;
     a 422 saying there is no price is an answer (shown, with a repair issue
-    for "no tariff connected") retried like a failure. The price valid now
+    for "no tariff connected") asked again hourly, then every 2 h. The price valid now
     changes at slot boundaries from memory: a timer, no request.
     """
 
     interval = PRICE_READ_INTERVAL
+    # A failed price read is asked again after an hour, then every 2 h: the
+    # slots known are shown meanwhile, and both directions failing within the
+    # first hour would cost 4 requests more than the budget has.
+    retry_min = PRICE_READ_INTERVAL_SHORT
     failure_key = "price_read_failed"
 
     def __init__(
         self,
         hass: HomeAssistant,
         account: FlatpeakAccount,
-        location_id: str,
+        location: LocationCoordinator,
         direction: TariffDirection,
     ) -> None:
-        """Read the prices of ``location_id`` for ``direction``."""
+        """Read the prices of ``location``'s location for ``direction``."""
+        location_id = location.location_id
         super().__init__(hass, account, f"{direction.lower()} prices at {location_id}")
+        self.location = location
         self.location_id = location_id
         self.direction = direction
         self._unavailable_count = 0
@@ -285,6 +299,18 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     def series(self) -> PriceSeries | None:
         """Return the prices known, if any."""
         return self.data.series if self.data is not None else None
+
+    @override
+    async def _async_update_data(self) -> PriceData | None:
+        """Read, but not while the location's read fails (the budget).
+
+        Flatpeak failing the location would fail its prices too: no request,
+        a failure (the location's error); the location's next success reads
+        the prices at once (``LocationReads``).
+        """
+        if not self.location.last_update_success:
+            raise self._failed(self.location.last_error or "")
+        return await super()._async_update_data()
 
     @override
     async def _async_read(self) -> PriceData | None:
@@ -311,7 +337,12 @@ class PriceCoordinator(FlatpeakReadCoordinator[PriceData | None]):
     @override
     def _interval_after(self, data: PriceData | None) -> timedelta | None:
         if data is None or data.series is None:
-            return retry_interval(self._unavailable_count, self.interval)
+            # An answer, not a failure: hourly (awaiting a tariff or prices),
+            # then every 2 h; within the budget in its first hour too.
+            return max(
+                PRICE_READ_INTERVAL_SHORT,
+                retry_interval(self._unavailable_count, self.interval),
+            )
         return price_interval(data.series, dt_util.utcnow())
 
     @callback

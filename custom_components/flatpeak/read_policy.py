@@ -21,6 +21,7 @@ from .const import (
     PRICE_SLOTS_AHEAD,
     PRICE_SLOTS_MAX,
     PRICE_WINDOW,
+    READ_RETRY_MAX,
     READ_RETRY_MIN,
     STATE_LAG_LIMIT,
 )
@@ -30,11 +31,12 @@ def retry_interval(failures: int, longest: timedelta) -> timedelta:
     """Return the wait after ``failures`` failed reads in a row.
 
     ``READ_RETRY_MIN`` (15 min, what Flatpeak asks for prices) after the
-    first, doubling, at most ``longest`` (the concern's own interval) but
-    never less than ``READ_RETRY_MIN``.
+    first, doubling, at most ``READ_RETRY_MAX`` (2 h) or ``longest`` (the
+    concern's own interval) if that is longer: a read every 15 min that
+    keeps failing backs off too (15, 30, 60 min, 2 h), not 4 tries an hour.
     """
     wait = READ_RETRY_MIN * (1 << min(max(failures, 1) - 1, 10))
-    return max(READ_RETRY_MIN, min(wait, longest))
+    return max(READ_RETRY_MIN, min(wait, max(longest, READ_RETRY_MAX)))
 
 
 def price_window(now: datetime) -> tuple[datetime, datetime]:

@@ -89,6 +89,20 @@ class LocationReads:
         for prices in self.prices.values():
             await prices.async_refresh()
 
+    @callback
+    def location_read(self) -> None:
+        """Read the prices at once when the location's read succeeds again.
+
+        While it failed, the prices were not asked (``PriceCoordinator``).
+        """
+        if not self.location.last_update_success:
+            return
+        for prices in self.prices.values():
+            if not prices.last_update_success:
+                self.location.config_entry.async_create_background_task(
+                    prices.hass, prices.async_request_refresh(), f"{prices.name}"
+                )
+
     @property
     def coordinators(self) -> list[DataUpdateCoordinator[Any]]:
         """Return the location's coordinator and its price coordinators."""
@@ -138,15 +152,19 @@ class AccountReads:
         if (reads := self.locations.get(location_id)) is None:
             reads = self.locations[location_id] = LocationReads(
                 location=LocationCoordinator(self.hass, self.account, location_id),
-                prices={
-                    direction: PriceCoordinator(
-                        self.hass, self.account, location_id, direction
-                    )
-                    for direction in PRICE_DIRECTIONS
-                },
+                prices={},
             )
+            reads.prices = {
+                direction: PriceCoordinator(
+                    self.hass, self.account, reads.location, direction
+                )
+                for direction in PRICE_DIRECTIONS
+            }
             for coordinator in reads.coordinators:
                 _keep_reading(coordinator)
+            self.account.entry.async_on_unload(
+                reads.location.async_add_listener(reads.location_read)
+            )
         reads.subentry_ids.add(subentry_id)
         return reads
 
