@@ -7,7 +7,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant import config_entries
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -16,6 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import paths, props
+from yarl import URL
 
 from custom_components.flatpeak.api import api_url_is_safe
 from custom_components.flatpeak.const import (
@@ -48,6 +49,7 @@ from .conftest import (
     forget_received,
     settle,
 )
+from .test_init import SECOND
 
 pytestmark = pytest.mark.usefixtures("battery")
 
@@ -750,3 +752,47 @@ async def test_reconfigure_repairs_an_entry_that_failed_to_set_up(
     assert result["reason"] == "reconfigure_successful"
     await settle(hass)
     assert config_entry.state is ConfigEntryState.LOADED
+
+
+async def add_account(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, device_id: str
+) -> MockConfigEntry:
+    """Walk the first run (credentials, device, mapping) against ``sandbox``."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_ACCOUNT_ID: sandbox.account_id,
+            CONF_SECRET_KEY: sandbox.secret_key,
+            SECTION_ADVANCED: {CONF_API_URL: sandbox.url},
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: device_id}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], MAPPING)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry: MockConfigEntry = result["result"]
+    return entry
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+async def test_two_accounts_of_one_account_id_have_different_titles(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, make_sandbox: Any
+) -> None:
+    """The README supports the same account ID at another API URL (a staging
+    endpoint) as another account. The issue's point was that a user must tell
+    things apart: two entries of the same title cannot be."""
+    staging = await make_sandbox(account_id=sandbox.account_id, device_ids=(SECOND,))
+    production = await add_account(hass, sandbox, DEFAULT_DEVICE_ID)
+    other = await add_account(hass, staging, SECOND)
+    assert production.unique_id != other.unique_id
+    assert production.title != other.title
+    # The first keeps the plain title; the second names its API URL's host.
+    assert production.title == f"Flatpeak {sandbox.account_id}"
+    assert (
+        other.title
+        == f"Flatpeak {sandbox.account_id} ({URL(staging.url).raw_authority})"
+    )

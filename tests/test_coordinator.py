@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.const import SubmissionStatus
+from custom_components.flatpeak.const import CONF_MIN_INTERVAL, SubmissionStatus
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (
@@ -20,9 +20,11 @@ from .conftest import (
     SOC,
     Clocks,
     advance,
+    device_options,
     drain,
     entity_id,
     set_battery,
+    set_device_options,
     set_soc,
     settle,
     shown,
@@ -343,4 +345,31 @@ async def test_a_clock_step_back_repeats_no_heartbeat(
     ]
     refs = [b["record_reference_id"] for b in sandbox.states()]
     assert len(set(refs)) == len(refs)
+    assert sandbox.duplicates == 0
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_reload_while_a_change_coalesces_queues_it_once(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The change queued at unload is the state the reloaded entry would send
+    at its start: it is sent once, not twice."""
+    set_soc(hass, 66)
+    await hass.async_block_till_done()  # coalescing: not queued yet
+    # The account reloads.
+    set_device_options(
+        hass,
+        init_integration,
+        {**device_options(init_integration), CONF_MIN_INTERVAL: 5},
+    )
+    await advance(hass, freezer, 10)
+    puts = [
+        r
+        for r in sandbox.requests_to("state")
+        if r.body["state_of_charge_percent"] == 66
+    ]
+    assert len(puts) == 1
     assert sandbox.duplicates == 0

@@ -36,6 +36,7 @@ from .conftest import (
     runtime_of,
     settle,
 )
+from .test_init import SECOND
 
 pytestmark = pytest.mark.usefixtures("battery")
 
@@ -261,3 +262,41 @@ async def test_devices_of_two_accounts_are_checked_against_each_other(
     result = await configure(hass, result, {CONF_DEVICE_ID: DEFAULT_DEVICE_ID})
     assert result["errors"] == {CONF_DEVICE_ID: "device_already_configured"}
     assert result["description_placeholders"] == {"account": init_integration.title}
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        pytest.param("credentials", "invalid_auth", id="credentials-refused"),
+        pytest.param("url", "wrong_api_url", id="not-flatpeaks-api"),
+    ],
+)
+async def test_add_device_says_why_when_the_account_is_refused(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    fault: str,
+    error: str,
+) -> None:
+    """The device form has one field: an error about the account's secret key
+    or API URL must show at the form's top ("base"), not on a field the form
+    does not have (the UI shows nothing then: the form just comes back)."""
+    sandbox.add_device(SECOND)
+    result = await hass.config_entries.subentries.async_init(
+        (init_integration.entry_id, SUBENTRY_DEVICE), context={"source": SOURCE_USER}
+    )
+    if fault == "credentials":
+        sandbox.set_reject_credentials(True)
+    else:
+        # A URL without a token endpoint (e.g. a proxy's page answering 404).
+        sandbox.fail_next(404, endpoint="token")
+    # A token may be cached: the lookup is refused, then the token request.
+    sandbox.fail_next(401, endpoint="device")
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: SECOND}
+    )
+    assert result["type"] is FlowResultType.FORM
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert set(result["errors"]) <= {*fields, "base"}, result["errors"]
+    assert result["errors"] == {"base": error}

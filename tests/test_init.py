@@ -591,3 +591,109 @@ async def test_setup_refuses_an_insecure_url(
     assert config_entry.reason is not None
     assert "clear text" in config_entry.reason
     assert sandbox.requests == []
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+async def test_deleting_a_disabled_device_deletes_its_files(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A device disabled in Home Assistant does not run, but it has files (the
+    records it queued before, its last submission). Deleting it must delete
+    them, as for a device that runs: nothing else ever will."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    # Records of both devices queued during an outage, on disk.
+    await sandbox.stop()
+    set_soc(hass, 61)
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 6)  # past the outbox's flush delay
+    path = journal(hass, SECOND_SUBENTRY)
+    assert await hass.async_add_executor_job(path.exists)
+    assert f"{DOMAIN}.{SECOND_SUBENTRY}.last" in hass_storage
+    # The user disables the second device (its device page), which stops it.
+    registry = dr.async_get(hass)
+    registry.async_update_device(
+        device_entry(hass, entry, SECOND).id, disabled_by=dr.DeviceEntryDisabler.USER
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await settle(hass)
+    assert list(entry.runtime_data.devices) == [SUBENTRY_ID]
+    assert await hass.async_add_executor_job(path.exists)  # its records wait
+    # Then deletes it (its ⋮ on the account's page).
+    assert hass.config_entries.async_remove_subentry(entry, SECOND_SUBENTRY)
+    await settle(hass)
+    assert entry.state is ConfigEntryState.LOADED
+    assert not await hass.async_add_executor_job(path.exists)
+    assert f"{DOMAIN}.{SECOND_SUBENTRY}.last" not in hass_storage
+    assert await hass.async_add_executor_job(journal(hass, SUBENTRY_ID).exists)
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+async def test_disabling_a_device_stops_its_submissions(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """README: "Disable a device (its device page → ⋮ → Disable) to stop its
+    submissions". Home Assistant removes a disabled device's entities but does
+    not reload the entry (it reloads only when entities are enabled again), so
+    the integration must stop the device itself."""
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    before = len(sandbox.states(SECOND))
+    registry = dr.async_get(hass)
+    registry.async_update_device(
+        device_entry(hass, entry, SECOND).id, disabled_by=dr.DeviceEntryDisabler.USER
+    )
+    await advance(hass, freezer, 1)
+    set_soc(hass, 62)
+    await advance(hass, freezer, 31)
+    await advance(hass, freezer, 300)  # a heartbeat too
+    assert len(sandbox.states(SECOND)) == before, "the disabled device submitted"
+    assert list(entry.runtime_data.devices) == [SUBENTRY_ID]
+    # The other device runs on.
+    assert sandbox.states(DEFAULT_DEVICE_ID)[-1]["state_of_charge_percent"] == 62
+    # Enabled again, it runs again (Home Assistant reloads the entry after 30 s)
+    # and sends what it has.
+    registry.async_update_device(device_entry(hass, entry, SECOND).id, disabled_by=None)
+    await advance(hass, freezer, 31)
+    assert set(entry.runtime_data.devices) == {SUBENTRY_ID, SECOND_SUBENTRY}
+    assert len(sandbox.states(SECOND)) > before
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+async def test_a_device_check_that_gets_a_token_resumes_the_whole_account(
+    hass: HomeAssistant, sandbox: FlatpeakSandbox, freezer: FrozenDateTimeFactory
+) -> None:
+    """The first device is paused (Flatpeak did not know it) and checks itself
+    again after 1 min. Meanwhile the credentials are refused (the second device
+    pauses, one re-authentication is asked for) and restored. The first
+    device's check gets a token: the credentials work. It withdraws the
+    re-authentication request; the second device must then resume too, not
+    stay paused with "authentication failed" until the account's hourly check,
+    with nothing left asking the user for anything."""
+    entry = two_devices(sandbox)
+    sandbox.remove_device(DEFAULT_DEVICE_ID)
+    await setup(hass, entry)
+    first = entry.runtime_data.devices[SUBENTRY_ID]
+    second = entry.runtime_data.devices[SECOND_SUBENTRY]
+    assert first.sender.paused_for == "device_not_found"
+    sandbox.set_reject_credentials(True)
+    set_soc(hass, 63)
+    await advance(hass, freezer, 31)
+    assert second.sender.paused_for == "auth_failed"
+    assert [
+        f["context"]["source"] for f in hass.config_entries.flow.async_progress()
+    ] == ["reauth"]
+    # The key works again, and the device is back at Flatpeak.
+    sandbox.set_reject_credentials(False)
+    sandbox.add_device(DEFAULT_DEVICE_ID)
+    await advance(hass, freezer, 30)  # the first device's check (1 min after)
+    assert first.sender.paused_for is None
+    assert hass.config_entries.flow.async_progress() == []  # the request withdrawn
+    await advance(hass, freezer, 31)
+    assert second.sender.paused_for is None, "still paused, and nothing asks the user"
+    assert 63 in [s["state_of_charge_percent"] for s in sandbox.states(SECOND)]

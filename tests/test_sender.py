@@ -2,8 +2,10 @@
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -16,6 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak import retry
 from custom_components.flatpeak.api import (
+    DeviceState,
     FlatpeakApiUrlError,
     FlatpeakAuthenticationError,
     FlatpeakConnectionError,
@@ -35,6 +38,7 @@ from custom_components.flatpeak.errors import (
 )
 from custom_components.flatpeak.recheck import Recheck, RecheckPlan
 from custom_components.flatpeak.retry import Pace, backlog_delay, backoff_delay
+from custom_components.flatpeak.sender import SenderState
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (
@@ -586,3 +590,37 @@ async def test_a_change_in_the_second_of_a_heartbeat_with_its_values_is_not_sent
     assert len(refs) == len(set(refs)), "a record was sent twice"
     assert sandbox.duplicates == 0
     assert len(refs) == 1
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_request_in_flight_at_stop_arms_no_timer(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Home Assistant stops while a request is in flight: when it fails, the
+    stopped sender neither waits nor sends again."""
+    runtime = runtime_of(init_integration)
+    gate = asyncio.Event()
+
+    async def answer_after_the_stop(_device_id: str, _state: DeviceState) -> Any:
+        await gate.wait()
+        raise FlatpeakServerError("down", status=503)
+
+    with patch.object(runtime.client, "submit_device_state", answer_after_the_stop):
+        set_soc(hass, 61)
+        # Not ``advance``: it would wait for the delivery the gate holds.
+        for _ in range(40):
+            freezer.tick(timedelta(seconds=1))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+            if runtime.sender.state is SenderState.SENDING:
+                break
+        assert runtime.sender.state is SenderState.SENDING
+        runtime.sender.stop()
+        gate.set()
+        await hass.async_block_till_done()
+    assert runtime.sender.state is SenderState.PAUSED
+    assert runtime.sender._timer is None
+    assert len(runtime.outbox) == 1  # kept for the next start
