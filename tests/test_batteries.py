@@ -23,21 +23,21 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.flatpeak import energy_dashboard
-from custom_components.flatpeak.batteries import (
-    Battery,
-    summed_energy_kwh,
-    summed_power_kw,
-    weighted_soc,
-)
+from custom_components.flatpeak.account.issues import mapping_issue_id
 from custom_components.flatpeak.const import (
     CONF_API_URL,
     CONF_SECRET_KEY,
     DOMAIN,
     SUBENTRY_DEVICE,
 )
-from custom_components.flatpeak.issues import mapping_issue_id
-from custom_components.flatpeak.schemas import SECTION_ADVANCED
+from custom_components.flatpeak.flows.schemas import SECTION_ADVANCED
+from custom_components.flatpeak.mapping import energy_dashboard
+from custom_components.flatpeak.mapping.batteries import (
+    Battery,
+    summed_energy_kwh,
+    summed_power_kw,
+    weighted_soc,
+)
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (

@@ -31,8 +31,8 @@ from custom_components.flatpeak.const import (
     CONF_TARGET_SOC_PERCENT,
     DOMAIN,
 )
-from custom_components.flatpeak.flow_validation import VALIDATION_TIMEOUT
-from custom_components.flatpeak.schemas import SECTION_ADVANCED
+from custom_components.flatpeak.flows.schemas import SECTION_ADVANCED
+from custom_components.flatpeak.flows.validation import VALIDATION_TIMEOUT
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
@@ -380,7 +380,7 @@ async def test_unresponsive_api_answers_with_timeout(
     """A host that does not answer gives the form an answer, not a 60 s spinner."""
     result = await start_advanced(hass)
     sandbox.latency = 30
-    with patch("custom_components.flatpeak.flow_validation.VALIDATION_TIMEOUT", 0.05):
+    with patch("custom_components.flatpeak.flows.validation.VALIDATION_TIMEOUT", 0.05):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], credentials(sandbox)
         )

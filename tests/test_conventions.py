@@ -8,8 +8,8 @@ import re
 import homeassistant.const as ha_const
 
 from custom_components.flatpeak import const
+from custom_components.flatpeak.account.runtime import FlatpeakConfigEntry
 from custom_components.flatpeak.config_flow import FlatpeakConfigFlow
-from custom_components.flatpeak.runtime import FlatpeakConfigEntry
 
 PACKAGE = Path(const.__file__).parent
 
@@ -77,8 +77,8 @@ def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
     from homeassistant.config_entries import ConfigFlow, ConfigSubentryFlow
     from homeassistant.data_entry_flow import FlowHandler
 
-    from custom_components.flatpeak.device_flow import DeviceSubentryFlow
-    from custom_components.flatpeak.mapping_flow import BatteryMappingSteps
+    from custom_components.flatpeak.flows.device_flow import DeviceSubentryFlow
+    from custom_components.flatpeak.flows.mapping_steps import BatteryMappingSteps
     from custom_components.flatpeak.repairs import MappingRepairFlow
 
     assert BatteryMappingSteps.__mro__[1] is FlowHandler
@@ -96,7 +96,7 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
     from ``DataUpdateCoordinator`` lives in ``coordinator.py``, one derived from
     a platform's entity description in that platform's module.
 
-    ``StatusCoordinator`` (status.py) implements the coordinator protocol only
+    ``StatusCoordinator`` (delivery/status.py) implements the coordinator protocol only
     (``BaseDataUpdateCoordinatorProtocol``: pushed, nothing polled), which the
     check does not ask about.
     """
@@ -128,6 +128,6 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
                     break
     assert checked >= 5  # the read coordinators, the entity descriptions
     assert misplaced == []
-    from custom_components.flatpeak.status import StatusCoordinator
+    from custom_components.flatpeak.delivery.status import StatusCoordinator
 
     assert not issubclass(StatusCoordinator, DataUpdateCoordinator)

@@ -21,8 +21,8 @@ from custom_components.flatpeak.const import (
     DOMAIN,
     SUBENTRY_DEVICE,
 )
-from custom_components.flatpeak.mapping_forms import CONF_ADD_BATTERY
-from custom_components.flatpeak.schemas import MAPPING_SCHEMA, SECTION_OUTBOX
+from custom_components.flatpeak.flows.schemas import MAPPING_SCHEMA, SECTION_OUTBOX
+from custom_components.flatpeak.mapping.forms import CONF_ADD_BATTERY
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (

@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.outbox_writer import FLUSH_DELAY
+from custom_components.flatpeak.delivery.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (

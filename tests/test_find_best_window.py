@@ -19,8 +19,8 @@ from pytest_homeassistant_custom_component.common import (
 import voluptuous as vol
 import yaml
 
-from custom_components.flatpeak.best_window import DIRECTIONS, SEGMENTS
 from custom_components.flatpeak.const import DOMAIN, ErrorCode
+from custom_components.flatpeak.reads.best_window import DIRECTIONS, SEGMENTS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import Override
 

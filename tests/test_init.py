@@ -20,8 +20,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.flatpeak.account.registry_compat import belongs_to
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.registry_compat import belongs_to
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
@@ -308,7 +308,7 @@ async def test_setup_token_timeout_does_not_fail_the_setup(
 ) -> None:
     """The setup waits a bounded time for the token; an outage still loads it."""
     monkeypatch.setattr(
-        "custom_components.flatpeak.device_setup.SETUP_TOKEN_TIMEOUT", 0.05
+        "custom_components.flatpeak.account.device_setup.SETUP_TOKEN_TIMEOUT", 0.05
     )
     sandbox.latency = 0.5
     config_entry.add_to_hass(hass)

@@ -10,14 +10,14 @@ from homeassistant.util.unit_conversion import PowerConverter
 import pytest
 
 from custom_components.flatpeak.api import EnergyFlowDirection
-from custom_components.flatpeak.batteries import Battery
 from custom_components.flatpeak.const import PowerSign, SubmissionStatus
-from custom_components.flatpeak.mapping import (
+from custom_components.flatpeak.mapping.batteries import Battery
+from custom_components.flatpeak.mapping.battery_mapping import (
     BatteryMapping,
     build_device_state,
     with_reference_id,
 )
-from custom_components.flatpeak.readings import SnapshotError, read_power_kw
+from custom_components.flatpeak.mapping.readings import SnapshotError, read_power_kw
 
 from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
 

@@ -30,6 +30,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flatpeak.account.registry_compat import belongs_to
 from custom_components.flatpeak.api import DeviceState
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
@@ -37,8 +38,7 @@ from custom_components.flatpeak.const import (
     CONF_SECRET_KEY,
     DOMAIN,
 )
-from custom_components.flatpeak.readback import READ_ENTITY_KEYS
-from custom_components.flatpeak.registry_compat import belongs_to
+from custom_components.flatpeak.reads.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (

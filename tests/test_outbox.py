@@ -20,8 +20,11 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak.api import DeviceState
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.outbox import Outbox, async_remove_outbox
-from custom_components.flatpeak.outbox_writer import COMPACT_MIN_DEAD, FLUSH_DELAY
+from custom_components.flatpeak.delivery.outbox import Outbox, async_remove_outbox
+from custom_components.flatpeak.delivery.outbox_writer import (
+    COMPACT_MIN_DEAD,
+    FLUSH_DELAY,
+)
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (

@@ -17,9 +17,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api import DeviceState
-from custom_components.flatpeak.journal import Journal
-from custom_components.flatpeak.outbox import Outbox
-from custom_components.flatpeak.outbox_writer import FLUSH_DELAY
+from custom_components.flatpeak.delivery.journal import Journal
+from custom_components.flatpeak.delivery.outbox import Outbox
+from custom_components.flatpeak.delivery.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import SUBENTRY_ID, drain

@@ -28,14 +28,17 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.flatpeak.account.issues import (
+    tariff_issue_id,
+    telemetry_issue_id,
+)
 from custom_components.flatpeak.const import (
     CONF_READ_FROM_FLATPEAK,
     DOMAIN,
     SubmissionStatus,
 )
-from custom_components.flatpeak.issues import tariff_issue_id, telemetry_issue_id
-from custom_components.flatpeak.read_policy import accepted_time, lags
-from custom_components.flatpeak.readback import READ_ENTITY_KEYS
+from custom_components.flatpeak.reads.policy import accepted_time, lags
+from custom_components.flatpeak.reads.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import rate
 

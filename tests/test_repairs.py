@@ -12,12 +12,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.flatpeak.account.issues import device_issue_id, mapping_issue_id
 from custom_components.flatpeak.const import (
     CONF_POWER_ENTITY,
     CONF_RESERVE_PERCENT,
     DOMAIN,
 )
-from custom_components.flatpeak.issues import device_issue_id, mapping_issue_id
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (

@@ -16,7 +16,6 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak import retry
 from custom_components.flatpeak.api import (
     DeviceState,
     FlatpeakApiUrlError,
@@ -30,15 +29,16 @@ from custom_components.flatpeak.api import (
     FlatpeakValidationError,
 )
 from custom_components.flatpeak.const import DOMAIN, ErrorCode, SubmissionStatus
-from custom_components.flatpeak.errors import (
+from custom_components.flatpeak.delivery import retry
+from custom_components.flatpeak.delivery.errors import (
     OUTCOMES,
     QUEUED_UNTIL_FIXED,
     Action,
     classify,
 )
-from custom_components.flatpeak.recheck import Recheck, RecheckPlan
-from custom_components.flatpeak.retry import Pace, backlog_delay, backoff_delay
-from custom_components.flatpeak.sender import SenderState
+from custom_components.flatpeak.delivery.recheck import Recheck, RecheckPlan
+from custom_components.flatpeak.delivery.retry import Pace, backlog_delay, backoff_delay
+from custom_components.flatpeak.delivery.sender import SenderState
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (

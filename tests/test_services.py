@@ -16,8 +16,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.flatpeak import retry
 from custom_components.flatpeak.const import DOMAIN
+from custom_components.flatpeak.delivery import retry
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (

@@ -35,7 +35,6 @@ from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flatpeak.batteries import CONF_CAPACITY, battery_key
 from custom_components.flatpeak.const import (
     CONF_ENERGY_ENTITY,
     CONF_POWER_ENTITY,
@@ -44,6 +43,7 @@ from custom_components.flatpeak.const import (
     CONF_SOC_ENTITY,
     DOMAIN,
 )
+from custom_components.flatpeak.mapping.batteries import CONF_CAPACITY, battery_key
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (

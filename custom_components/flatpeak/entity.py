@@ -14,11 +14,11 @@ from homeassistant.helpers.update_coordinator import (
 )
 
 from .const import DOMAIN
-from .status import StatusCoordinator
+from .delivery.status import StatusCoordinator
 
 if TYPE_CHECKING:
+    from .account.device import DeviceContext
     from .api import Device
-    from .device import DeviceContext
 
 
 def battery_device_info(context: DeviceContext, device: Device | None) -> DeviceInfo:

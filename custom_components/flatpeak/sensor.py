@@ -1,7 +1,7 @@
 """Sensors: each device's submission status and counters; what Flatpeak holds.
 
 The read sensors (state at Flatpeak, VPP participation, prices) are in
-``read_sensors.py``; they exist while the account reads from Flatpeak.
+``reads/sensors.py``; they exist while the account reads from Flatpeak.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .account.runtime import FlatpeakConfigEntry
 from .const import ErrorCode, SubmissionStatus
-from .dynamic_entities import (
+from .delivery.status import FlatpeakStatus
+from .entity import FlatpeakEntity
+from .reads.dynamic_entities import (
     async_follow_location,
     async_follow_participation,
     entity_adder,
 )
-from .entity import FlatpeakEntity
-from .read_sensors import StateAtFlatpeakSensor, VppParticipationSensor
-from .readback import LocationReads, location_signal
-from .runtime import FlatpeakConfigEntry
-from .status import FlatpeakStatus
+from .reads.readback import LocationReads, location_signal
+from .reads.sensors import StateAtFlatpeakSensor, VppParticipationSensor
 
 PARALLEL_UPDATES = 0
 
