@@ -22,8 +22,8 @@ from syrupy.filters import paths
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
+from .account.test_setup_and_unload import setup, two_devices
 from .conftest import SUBENTRY_ID, device_entry, settle
-from .test_init import setup, two_devices
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 # Volatile: the sandbox's port and the id it gives a record.

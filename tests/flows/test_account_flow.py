@@ -35,7 +35,8 @@ from custom_components.flatpeak.flows.schemas import SECTION_ADVANCED
 from custom_components.flatpeak.flows.validation import VALIDATION_TIMEOUT
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..account.test_setup_and_unload import SECOND
+from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     ENERGY,
@@ -49,7 +50,6 @@ from .conftest import (
     forget_received,
     settle,
 )
-from .test_init import SECOND
 
 pytestmark = pytest.mark.usefixtures("battery")
 

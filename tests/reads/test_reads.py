@@ -42,7 +42,7 @@ from custom_components.flatpeak.reads.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import rate
 
-from .conftest import (
+from ..conftest import (
     SUBENTRY_ID,
     account_with,
     advance,

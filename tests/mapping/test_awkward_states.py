@@ -46,7 +46,7 @@ from custom_components.flatpeak.const import (
 from custom_components.flatpeak.mapping.batteries import CONF_CAPACITY, battery_key
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     BEHAVIOUR,
     ENERGY,
     MAPPING,

@@ -27,7 +27,7 @@ from custom_components.flatpeak.delivery.outbox_writer import (
 )
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     SOC,
     SUBENTRY_ID,
     Clocks,

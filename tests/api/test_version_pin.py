@@ -8,7 +8,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flatpeak.api import API_VERSION
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import advance, runtime_of, set_soc, state_of
+from ..conftest import advance, runtime_of, set_soc, state_of
 
 pytestmark = pytest.mark.usefixtures("at_start")
 

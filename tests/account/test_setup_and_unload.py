@@ -24,7 +24,7 @@ from custom_components.flatpeak.account.registry_compat import belongs_to
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     MAPPING,

@@ -14,8 +14,8 @@ import pytest
 
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import account_with, advance
-from .read_budget import read_budget
+from ..conftest import account_with, advance
+from ..read_budget import read_budget
 
 pytestmark = pytest.mark.usefixtures("at_start", "battery")
 

@@ -19,7 +19,7 @@ import yaml
 
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import RandomSource, advance, drain, entity_id, runtime_of, set_soc
+from ..conftest import RandomSource, advance, drain, entity_id, runtime_of, set_soc
 
 pytestmark = pytest.mark.usefixtures("at_start")
 
@@ -217,7 +217,7 @@ async def test_a_pause_found_at_start_shows_once_the_entity_is_there(
 
 def readme_automation() -> Any:
     """Return the README's example, for the test's device."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
     start = readme.index("\n### Flatpeak delivery events")
     section = readme[start : readme.index("\n## ", start)]
     [block] = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]

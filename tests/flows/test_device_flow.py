@@ -25,7 +25,8 @@ from custom_components.flatpeak.flows.schemas import MAPPING_SCHEMA, SECTION_OUT
 from custom_components.flatpeak.mapping.forms import CONF_ADD_BATTERY
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..account.test_setup_and_unload import SECOND
+from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     FROM_ENTITIES,
@@ -36,7 +37,6 @@ from .conftest import (
     runtime_of,
     settle,
 )
-from .test_init import SECOND
 
 pytestmark = pytest.mark.usefixtures("battery")
 

@@ -26,7 +26,7 @@ import yaml
 from flatpeak_sandbox import FlatpeakSandbox
 from flatpeak_sandbox.prices import Override
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 NAME = "charge_in_cheapest_window.yaml"
 BLUEPRINT = ROOT / "blueprints" / "automation" / "flatpeak" / NAME
 SWITCH = "input_boolean.charging"

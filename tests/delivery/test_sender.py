@@ -41,7 +41,7 @@ from custom_components.flatpeak.delivery.retry import Pace, backlog_delay, backo
 from custom_components.flatpeak.delivery.sender import SenderState
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     RandomSource,
     advance,
     drain,

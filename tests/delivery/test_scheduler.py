@@ -1,4 +1,4 @@
-"""The coordinator: coalescing, minimum gap, heartbeat, delivery, unload."""
+"""The scheduler: coalescing, minimum gap, heartbeat, delivery, unload."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.flatpeak.const import CONF_MIN_INTERVAL, SubmissionStatus
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     ENERGY,
     POWER,
     SOC,

@@ -24,9 +24,9 @@ from custom_components.flatpeak.reads.best_window import DIRECTIONS, SEGMENTS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from flatpeak_sandbox.prices import Override
 
-from .conftest import device_entry, runtime_of, settle
-from .test_hassfest import INTEGRATION, STRINGS
-from .test_services import SECOND, two_accounts  # noqa: F401  # a fixture
+from ..conftest import device_entry, runtime_of, settle
+from ..test_hassfest import INTEGRATION, STRINGS
+from ..test_services import SECOND, two_accounts  # noqa: F401  # a fixture
 
 NOW = datetime(2026, 11, 28, 19, 0, 0, tzinfo=UTC)  # 19:00 in London
 EVENING = "2026-11-28T20:00:00+00:00"

@@ -22,7 +22,7 @@ from custom_components.flatpeak.delivery.outbox import Outbox
 from custom_components.flatpeak.delivery.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
-from .conftest import SUBENTRY_ID, drain
+from ..conftest import SUBENTRY_ID, drain
 from .test_outbox import FailingDisk, tick
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from custom_components.flatpeak.const import (
 )
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     FROM_ENTITIES,

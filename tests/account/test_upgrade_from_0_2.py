@@ -41,7 +41,7 @@ from custom_components.flatpeak.const import (
 from custom_components.flatpeak.reads.readback import READ_ENTITY_KEYS
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     BEHAVIOUR,
     MAPPING,
     START,

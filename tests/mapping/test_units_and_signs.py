@@ -19,7 +19,7 @@ from custom_components.flatpeak.mapping.battery_mapping import (
 )
 from custom_components.flatpeak.mapping.readings import SnapshotError, read_power_kw
 
-from .conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
+from ..conftest import ENERGY, POWER, RESERVE, SOC, TARGET, set_battery
 
 MAPPING = BatteryMapping(
     soc_entity=SOC,

@@ -47,7 +47,7 @@ from custom_components.flatpeak.api import (
 from custom_components.flatpeak.api.models import format_time
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, DEMO_DEVICES, FlatpeakSandbox
 
-from .conftest import SandboxFactory
+from ..conftest import SandboxFactory
 
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 

@@ -40,7 +40,7 @@ from custom_components.flatpeak.mapping.batteries import (
 )
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from .conftest import (
+from ..conftest import (
     BEHAVIOUR,
     SUBENTRY_ID,
     advance,
@@ -520,7 +520,7 @@ TWO_BATTERIES: dict[str, Any] = {
 @pytest.fixture
 def options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Two batteries for the tests below; one (0.1.0's shape) elsewhere."""
-    from .conftest import MAPPING
+    from ..conftest import MAPPING
 
     if "two_battery_entry" in request.fixturenames:
         return {**TWO_BATTERIES, **BEHAVIOUR}
@@ -661,7 +661,7 @@ async def test_repair_offers_the_same_choice(
     from homeassistant.components.repairs import DOMAIN as REPAIRS
     from homeassistant.setup import async_setup_component
 
-    from .conftest import POWER
+    from ..conftest import POWER
 
     assert await async_setup_component(hass, REPAIRS, {})
     await settle(hass)  # repairs platforms load in the background
