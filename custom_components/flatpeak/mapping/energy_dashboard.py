@@ -11,10 +11,10 @@ dashboard is simply not offered, and the reason is logged once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-import importlib
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import LOGGER
@@ -30,7 +30,8 @@ async def async_energy_battery_sources(hass: HomeAssistant) -> list[dict[str, An
     per run, at info level: nothing else depends on it).
     """
     try:
-        energy = importlib.import_module(ENERGY_DATA_MODULE)
+        # Off the event loop when not imported yet, as Home Assistant asks.
+        energy = await async_import_module(hass, ENERGY_DATA_MODULE)
         if not has_state_of_charge(energy):
             return []
         manager = await energy.async_get_manager(hass)
