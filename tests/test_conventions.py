@@ -94,7 +94,7 @@ def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
 def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
     """Core's pylint ``hass-enforce-class-module``, by its rule: a class derived
     from ``DataUpdateCoordinator`` lives in ``coordinator.py``, one derived from
-    a platform's entity description in that platform's module.
+    a platform's entity description or entity in that platform's module.
 
     ``StatusCoordinator`` (delivery/status.py) implements the coordinator protocol only
     (``BaseDataUpdateCoordinatorProtocol``: pushed, nothing polled), which the
@@ -113,6 +113,12 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
         for platform in Platform
     }
     expected["BinarySensorEntityDescription"] = "binary_sensor"
+    # An entity of a platform lives in that platform's module too.
+    expected |= {
+        f"{''.join(p.title() for p in platform.split('_'))}Entity": platform
+        for platform in Platform
+    }
+    expected["BinarySensorEntity"] = "binary_sensor"
     misplaced: list[str] = []
     checked = 0
     for module_info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
@@ -126,7 +132,7 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
                     if module.__name__.rsplit(".", 1)[1] != wanted:
                         misplaced.append(f"{module.__name__}.{cls.__name__}")
                     break
-    assert checked >= 5  # the read coordinators, the entity descriptions
+    assert checked >= 12  # the read coordinators, the entity descriptions, entities
     assert misplaced == []
     from custom_components.flatpeak.delivery.status import StatusCoordinator
 

@@ -146,11 +146,11 @@ def test_entities_and_states_translated() -> None:
     assert set(states) == {status.value for status in SubmissionStatus}
     codes = STRINGS["entity"]["sensor"]["last_error"]["state"]
     assert set(codes) == {code.value for code in ErrorCode}
-    # The read sensors (reads/sensors.py): their names and the VPP states.
-    from custom_components.flatpeak.reads.sensors import PRICES, VPP_STATES
+    # The read sensors (sensor.py): their names and the VPP states.
+    from custom_components.flatpeak.sensor import PRICES, VPP_STATES
 
     sensors = STRINGS["entity"]["sensor"]
-    for key in _keys(r'translation_key="(\w+)"', "reads/sensors.py") | {
+    for key in _keys(r'translation_key="(\w+)"', "sensor.py") | {
         description.translation_key for description in PRICES.values()
     }:
         assert "name" in sensors[key], key
@@ -178,7 +178,6 @@ def test_exceptions_and_issues_translated() -> None:
             "binary_sensor.py",
             "button.py",
             "event.py",
-            "reads/sensors.py",
         )
     ]
     used = _keys(r'translation_key="(\w+)"', *others)

@@ -15,8 +15,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from ..coordinator import VppCoordinator
-from .sensors import PriceSensor
+from ..coordinator import PriceCoordinator, VppCoordinator
 
 if TYPE_CHECKING:
     from ..account.runtime import FlatpeakConfigEntry
@@ -62,9 +61,14 @@ def async_follow_participation(
 def async_follow_location(
     entry: FlatpeakConfigEntry,
     reads: LocationReads,
+    build: Callable[[PriceCoordinator, str, str | None], Entity],
     add: Callable[[list[Entity]], None],
 ) -> None:
-    """Add a location's price sensors once its currency is known and prices asked."""
+    """Add a location's price sensors once its currency is known and prices asked.
+
+    ``build`` makes the sensor of one direction's prices from its coordinator,
+    the currency and the location's reference (the sensor platform's class).
+    """
     added = False
 
     @callback
@@ -80,12 +84,7 @@ def async_follow_location(
         added = True
         location = reads.location.data
         reference = location.reference_id if location is not None else None
-        add(
-            [
-                PriceSensor(prices, currency, reference)
-                for prices in reads.prices.values()
-            ]
-        )
+        add([build(prices, currency, reference) for prices in reads.prices.values()])
 
     check()
     for coordinator in reads.coordinators:
