@@ -96,7 +96,7 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
     from ``DataUpdateCoordinator`` lives in ``coordinator.py``, one derived from
     a platform's entity description or entity in that platform's module.
 
-    ``StatusCoordinator`` (delivery/status.py) implements the coordinator protocol only
+    ``StatusPublisher`` (delivery/status.py) implements the coordinator protocol only
     (``BaseDataUpdateCoordinatorProtocol``: pushed, nothing polled), which the
     check does not ask about.
     """
@@ -134,6 +134,6 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
                     break
     assert checked >= 12  # the read coordinators, the entity descriptions, entities
     assert misplaced == []
-    from custom_components.flatpeak.delivery.status import StatusCoordinator
+    from custom_components.flatpeak.delivery.status import StatusPublisher
 
-    assert not issubclass(StatusCoordinator, DataUpdateCoordinator)
+    assert not issubclass(StatusPublisher, DataUpdateCoordinator)

@@ -21,7 +21,7 @@ from ..delivery.errors import Action, Verdict, classify, describe
 from ..delivery.outbox import Outbox, async_remove_outbox
 from ..delivery.scheduler import Scheduler
 from ..delivery.sender import Sender
-from ..delivery.status import StatusCoordinator
+from ..delivery.status import StatusPublisher
 from ..delivery.status_store import async_remove_status
 from ..mapping.battery_mapping import BatteryMapping
 from .account import FlatpeakAccount
@@ -138,7 +138,7 @@ async def async_setup_device(
         on_credentials_work=account.credentials_work,
     )
     settings = Settings.from_options(context.options)
-    status = StatusCoordinator(hass, context, device)
+    status = StatusPublisher(hass, context, device)
     outbox = Outbox(
         hass,
         context.storage_id,

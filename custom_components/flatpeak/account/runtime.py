@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..delivery.outbox import Outbox
     from ..delivery.scheduler import Scheduler
     from ..delivery.sender import Sender
-    from ..delivery.status import StatusCoordinator
+    from ..delivery.status import StatusPublisher
     from .account import FlatpeakAccount
     from .device import DeviceContext
 
@@ -79,7 +79,7 @@ class FlatpeakRuntimeData:
     device: Device | None
     mapping: BatteryMapping
     settings: Settings
-    status: StatusCoordinator
+    status: StatusPublisher
     sender: Sender
     scheduler: Scheduler
     _lookup: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)

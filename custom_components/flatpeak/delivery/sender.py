@@ -20,7 +20,7 @@ from .events import DeliveryEvents
 from .outbox import Outbox
 from .recheck import PauseChecks
 from .retry import RetryTimes
-from .status import StatusCoordinator
+from .status import StatusPublisher
 from .waiters import Waiters
 
 
@@ -61,7 +61,7 @@ class Sender:
         context: DeviceContext,
         client: FlatpeakClient,
         outbox: Outbox,
-        status: StatusCoordinator,
+        status: StatusPublisher,
     ) -> None:
         """Deliver ``outbox`` with ``client``; report through ``status``."""
         self.hass = hass

@@ -58,7 +58,7 @@ class FlatpeakStatus:
         return self.status
 
 
-class StatusCoordinator(BaseDataUpdateCoordinatorProtocol):
+class StatusPublisher(BaseDataUpdateCoordinatorProtocol):
     """Pushes the status to the entities (``BaseCoordinatorEntity``); nothing is polled.
 
     ``current`` is the newest status, ``data`` what the entities show. A change
