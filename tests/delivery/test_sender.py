@@ -201,7 +201,8 @@ async def test_loop_survives_an_unreadable_answer(
     assert state_of(hass, "last_error") in ("server_error", "unexpected_response")
     assert state_of(hass, "queued_records") == "1"
     await advance(hass, freezer, 10)  # the first backoff is at most 10 s
-    assert [b["state_of_charge_percent"] for b in sandbox.states()] == [61]
+    # Delivered once the wait ended (with the heartbeats taken meanwhile).
+    assert sandbox.states()[0]["state_of_charge_percent"] == 61
     assert state_of(hass, "submission_status") == "ok"
 
 
@@ -624,3 +625,33 @@ async def test_a_request_in_flight_at_stop_arms_no_timer(
     assert runtime.sender.state is SenderState.PAUSED
     assert runtime.sender._timer is None
     assert len(runtime.outbox) == 1  # kept for the next start
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_a_resume_keeps_the_rest_of_flatpeaks_retry_after(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sandbox: FlatpeakSandbox,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The device waits out a 429 asking for 10 minutes; meanwhile another
+    device of the account meets refused credentials (every device pauses),
+    and a minute later a check gets a token (every device resumes). The
+    resume does not end the wait Flatpeak asked for."""
+    sandbox.fail_next(429, endpoint="state", retry_after="600")
+    set_soc(hass, 61)
+    await advance(hass, freezer, 1)
+    assert len(sandbox.requests_to("state")) == 1
+    account = init_integration.runtime_data
+    account.credentials_refused(
+        classify(FlatpeakAuthenticationError("refused", status=401))
+    )
+    await advance(hass, freezer, 60)
+    account.credentials_work()
+    for _ in range(50):  # until 9 min 21 s after the 429
+        await advance(hass, freezer, 10)
+    assert len(sandbox.requests_to("state")) == 1, "sent before the Retry-After ended"
+    for _ in range(6):
+        await advance(hass, freezer, 10)
+    # Delivered once the wait ended (with the heartbeats taken meanwhile).
+    assert sandbox.states()[0]["state_of_charge_percent"] == 61

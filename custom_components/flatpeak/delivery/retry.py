@@ -115,6 +115,12 @@ class RetryTimes:
         """Return whether a manual attempt may end the wait now."""
         return self._not_before is None or self._not_before <= time.monotonic()
 
+    def asked_left(self) -> float:
+        """Return the seconds left of the wait Flatpeak asked for (0: none)."""
+        if self._not_before is None:
+            return 0.0
+        return max(0.0, self._not_before - time.monotonic())
+
     def try_now(self) -> None:
         """A manual attempt ends the wait; if it fails, the wait stays as it was."""
         self._manual_due = self._due

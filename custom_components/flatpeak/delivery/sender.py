@@ -182,6 +182,11 @@ class Sender:
         self._checks.resumed(code)
         self.state = SenderState.IDLE
         self.status.show_resumed(self.outbox)
+        if (left := self._times.asked_left()) > 0:
+            # Paused during a Retry-After (another device met refused
+            # credentials): the rest of the wait Flatpeak asked for still binds.
+            self._wait(left)
+            return
         self._kick()
 
     @property
