@@ -109,7 +109,9 @@ async def outage_and_drain(
     # The backlog's random delay (0-30 s, so that homes do not all drain in
     # the same second) is by design, not throughput: left out of this figure
     # (the current state never waits for it).
-    with patch("custom_components.flatpeak.backlog.backlog_delay", return_value=0.0):
+    with patch(
+        "custom_components.flatpeak.delivery.backlog.backlog_delay", return_value=0.0
+    ):
         runtime.sender.retry_now()
         await wait_for(lambda: references <= accepted(sandbox), step=0.2)
     elapsed = time.perf_counter() - start

@@ -57,8 +57,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from custom_components.flatpeak.api import DeviceState, EnergyFlowDirection
-from custom_components.flatpeak.journal import Journal
-from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.delivery.journal import Journal
+from custom_components.flatpeak.delivery.outbox import Outbox
 
 DURABLE_SECONDS = int(os.environ.get("BENCH_OUTBOX_DURABLE_S", "30"))
 OUTAGE = 10_000

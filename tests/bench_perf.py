@@ -36,7 +36,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.mapping import BatteryMapping
+from custom_components.flatpeak.mapping.battery_mapping import BatteryMapping
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .bench_delivery import (

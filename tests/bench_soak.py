@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api import DeviceState
-from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.delivery.outbox import Outbox
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import BEHAVIOUR, MAPPING, POWER, SOC, advance, drain, runtime_of

@@ -54,6 +54,8 @@ from homeassistant.const import CONF_DEVICE_ID  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
+from custom_components.flatpeak.account.migration import account_unique_id  # noqa: E402
+from custom_components.flatpeak.account.runtime import FlatpeakRuntimeData  # noqa: E402
 from custom_components.flatpeak.const import (  # noqa: E402
     CONF_ACCOUNT_ID,
     CONF_API_URL,
@@ -72,8 +74,6 @@ from custom_components.flatpeak.const import (  # noqa: E402
     DOMAIN,
     SUBENTRY_DEVICE,
 )
-from custom_components.flatpeak.migration import account_unique_id  # noqa: E402
-from custom_components.flatpeak.runtime import FlatpeakRuntimeData  # noqa: E402
 from flatpeak_sandbox import DEFAULT_DEVICE_ID  # noqa: E402
 
 SOC = "sensor.battery_soc"
@@ -515,7 +515,7 @@ def clocks(
 
 
 class RandomSource:
-    """The random source of ``retry.py`` (backoff jitter, backlog delay), fixed.
+    """The random source of ``delivery/retry.py`` (backoff jitter, backlog delay), fixed.
 
     Every draw returns ``fraction`` of its range; the ranges are kept.
     """
@@ -532,7 +532,7 @@ class RandomSource:
 @pytest.fixture
 def random_source(monkeypatch: pytest.MonkeyPatch) -> RandomSource:
     """Fix the random source at the edge (draws return the low end)."""
-    from custom_components.flatpeak import retry
+    from custom_components.flatpeak.delivery import retry
 
     source = RandomSource(0.0)
     monkeypatch.setattr(retry, "random", source)

@@ -56,8 +56,8 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flatpeak.account.migration import account_unique_id
 from custom_components.flatpeak.api.responses import parse_retry_after
-from custom_components.flatpeak.batteries import CONF_CAPACITY, battery_key
 from custom_components.flatpeak.const import (
     CONF_ENERGY_ENTITY,
     CONF_POWER_ENTITY,
@@ -66,8 +66,8 @@ from custom_components.flatpeak.const import (
     CONF_SOC_ENTITY,
     DOMAIN,
 )
-from custom_components.flatpeak.migration import account_unique_id
-from custom_components.flatpeak.sender import Sender, SenderState
+from custom_components.flatpeak.delivery.sender import Sender, SenderState
+from custom_components.flatpeak.mapping.batteries import CONF_CAPACITY, battery_key
 from flatpeak_sandbox import DEFAULT_DEVICE_ID
 
 from .conftest import (
@@ -90,7 +90,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "15"))
 ANSWERS = int(os.environ.get("FUZZ_ANSWERS", "10000"))
 HOSTILE_ENTITIES = os.environ.get("FUZZ_ENTITIES", "1") == "1"
 STEP = 0.5  # seconds of simulated time per step
-SENDER_TASK = f"{DOMAIN} deliver"  # the sender's delivery task (sender.py)
+SENDER_TASK = f"{DOMAIN} deliver"  # the sender's delivery task (delivery/sender.py)
 
 SOC_2 = "sensor.garage_soc"
 POWER_2 = "sensor.garage_power"
@@ -450,7 +450,7 @@ class EntityWrites:
 
 def install_event_log(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Log the sender's decisions: (wall clock, sender, what, detail)."""
-    from custom_components.flatpeak import retry
+    from custom_components.flatpeak.delivery import retry
 
     events: list[tuple[Any, ...]] = []
     failed = retry.RetryTimes.failed

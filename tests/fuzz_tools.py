@@ -37,7 +37,6 @@ from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flatpeak.api import DeviceState
-from custom_components.flatpeak.batteries import CONF_CAPACITY, batteries_from_options
 from custom_components.flatpeak.const import (
     CONF_POWER_SIGN,
     CONF_RESERVE_ENTITY,
@@ -45,7 +44,11 @@ from custom_components.flatpeak.const import (
     CONF_TARGET_SOC_ENTITY,
     CONF_TARGET_SOC_PERCENT,
 )
-from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.delivery.outbox import Outbox
+from custom_components.flatpeak.mapping.batteries import (
+    CONF_CAPACITY,
+    batteries_from_options,
+)
 from flatpeak_sandbox import FlatpeakSandbox
 from flatpeak_sandbox.server import RequestRecord
 

@@ -8,8 +8,8 @@ import re
 import homeassistant.const as ha_const
 
 from custom_components.flatpeak import const
+from custom_components.flatpeak.account.runtime import FlatpeakConfigEntry
 from custom_components.flatpeak.config_flow import FlatpeakConfigFlow
-from custom_components.flatpeak.runtime import FlatpeakConfigEntry
 
 PACKAGE = Path(const.__file__).parent
 
@@ -77,8 +77,8 @@ def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
     from homeassistant.config_entries import ConfigFlow, ConfigSubentryFlow
     from homeassistant.data_entry_flow import FlowHandler
 
-    from custom_components.flatpeak.device_flow import DeviceSubentryFlow
-    from custom_components.flatpeak.mapping_flow import BatteryMappingSteps
+    from custom_components.flatpeak.flows.device_flow import DeviceSubentryFlow
+    from custom_components.flatpeak.flows.mapping_steps import BatteryMappingSteps
     from custom_components.flatpeak.repairs import MappingRepairFlow
 
     assert BatteryMappingSteps.__mro__[1] is FlowHandler
@@ -94,9 +94,9 @@ def test_the_mapping_steps_are_a_real_flow_mixin() -> None:
 def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
     """Core's pylint ``hass-enforce-class-module``, by its rule: a class derived
     from ``DataUpdateCoordinator`` lives in ``coordinator.py``, one derived from
-    a platform's entity description in that platform's module.
+    a platform's entity description or entity in that platform's module.
 
-    ``StatusCoordinator`` (status.py) implements the coordinator protocol only
+    ``StatusPublisher`` (delivery/status.py) implements the coordinator protocol only
     (``BaseDataUpdateCoordinatorProtocol``: pushed, nothing polled), which the
     check does not ask about.
     """
@@ -113,6 +113,12 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
         for platform in Platform
     }
     expected["BinarySensorEntityDescription"] = "binary_sensor"
+    # An entity of a platform lives in that platform's module too.
+    expected |= {
+        f"{''.join(p.title() for p in platform.split('_'))}Entity": platform
+        for platform in Platform
+    }
+    expected["BinarySensorEntity"] = "binary_sensor"
     misplaced: list[str] = []
     checked = 0
     for module_info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
@@ -126,8 +132,8 @@ def test_classes_live_in_the_module_core_s_class_module_check_expects() -> None:
                     if module.__name__.rsplit(".", 1)[1] != wanted:
                         misplaced.append(f"{module.__name__}.{cls.__name__}")
                     break
-    assert checked >= 5  # the read coordinators, the entity descriptions
+    assert checked >= 12  # the read coordinators, the entity descriptions, entities
     assert misplaced == []
-    from custom_components.flatpeak.status import StatusCoordinator
+    from custom_components.flatpeak.delivery.status import StatusPublisher
 
-    assert not issubclass(StatusCoordinator, DataUpdateCoordinator)
+    assert not issubclass(StatusPublisher, DataUpdateCoordinator)

@@ -4,6 +4,7 @@ Regenerate after a deliberate change: pytest tests/test_diagnostics.py --snapsho
 """
 
 from datetime import UTC, datetime
+import json
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -21,6 +22,7 @@ from syrupy.filters import paths
 from custom_components.flatpeak.const import DOMAIN
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
+from .account.test_setup_and_unload import setup, two_devices
 from .conftest import SUBENTRY_ID, device_entry, settle
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -86,3 +88,33 @@ async def test_diagnostics(
         device_entry(hass, init_integration, DEFAULT_DEVICE_ID),
     )
     assert one == {"account": diagnostics["account"], "device": device}
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+async def test_diagnostics_redact_where_the_home_is(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The diagnostics hold the device object as Flatpeak sent it. Flatpeak's
+    device objects can carry the home's position (``geo_location`` in the
+    yotta version) and its account; users attach the download to public bug
+    reports: neither may be in it."""
+    sandbox.add_device(
+        DEFAULT_DEVICE_ID,
+        account_id=sandbox.account_id,
+        geo_location={"lat": 51.50722, "lng": -0.1275},
+        timezone="Europe/London",
+    )
+    entry = two_devices(sandbox)
+    await setup(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    assert "51.50722" not in text
+    assert "-0.1275" not in text
+    assert sandbox.account_id not in text
+    assert sandbox.secret_key not in text
+    device = await get_diagnostics_for_device(
+        hass, hass_client, entry, device_entry(hass, entry, DEFAULT_DEVICE_ID)
+    )
+    assert "51.50722" not in json.dumps(device)

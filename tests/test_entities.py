@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.outbox_writer import FLUSH_DELAY
+from custom_components.flatpeak.delivery.outbox_writer import FLUSH_DELAY
 from flatpeak_sandbox import FlatpeakSandbox
 
 from .conftest import (
@@ -402,3 +402,35 @@ async def test_an_unreadable_saved_last_submission_is_discarded(
     assert "Discarding an unreadable saved last submission" in caplog.text
     # The start snapshot was accepted: Last submission is today's, not the saved one.
     assert state_of(hass, "last_submission") != "2026-11-28T09:00:00+00:00"
+
+
+@pytest.mark.usefixtures("at_start")
+async def test_rejected_backlog_updates_entities_at_most_once_a_second(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Draining a backlog that Flatpeak rejects is throttled like one it accepts:
+    not one recorder row per record."""
+    await sandbox.stop()
+    for value in range(30):
+        set_soc(hass, value)
+        await advance(hass, freezer, 31)
+    assert len(runtime_of(init_integration).outbox) >= 30
+    watched = [entity_id(hass, key) for key in ("queued_records", "rejected_records")]
+    writes: dict[str, int] = dict.fromkeys(watched, 0)
+
+    @callback
+    def count(event: Event[EventStateChangedData]) -> None:
+        writes[event.data["entity_id"]] += 1
+
+    async_track_state_change_event(hass, watched, count)
+    await sandbox.start()
+    sandbox.fail_next(422, count=100, endpoint="state")
+    # Every rejection comes back at once (no clock time passes between them).
+    await advance(hass, freezer, 600)
+    assert not runtime_of(init_integration).outbox
+    # At most one write a second of real time (the drain takes a fraction of
+    # one; the margin covers a loaded machine), not one per record (30).
+    assert max(writes.values()) <= 10, writes

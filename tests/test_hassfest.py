@@ -19,8 +19,12 @@ import yaml
 
 from custom_components.flatpeak.api import EnergyFlowDirection, __version__
 from custom_components.flatpeak.const import ErrorCode, PowerSign, SubmissionStatus
-from custom_components.flatpeak.errors import OUTCOMES, PRICE_UNAVAILABLE_KEYS, Action
-from custom_components.flatpeak.readings import FIELD_UNITS
+from custom_components.flatpeak.delivery.errors import (
+    OUTCOMES,
+    PRICE_UNAVAILABLE_KEYS,
+    Action,
+)
+from custom_components.flatpeak.mapping.readings import FIELD_UNITS
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
@@ -29,7 +33,10 @@ EN: dict[str, Any] = json.loads((INTEGRATION / "translations" / "en.json").read_
 # hassfest's RE_TRANSLATION_KEY (script/hassfest/translations.py).
 TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
 TRANSLATIONS = sorted((INTEGRATION / "translations").glob("*.json"))
-SOURCES = {path.name: path.read_text() for path in INTEGRATION.glob("*.py")}
+SOURCES = {
+    path.relative_to(INTEGRATION).as_posix(): path.read_text()
+    for path in INTEGRATION.rglob("*.py")
+}
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, str]:
@@ -139,17 +146,17 @@ def test_entities_and_states_translated() -> None:
     assert set(states) == {status.value for status in SubmissionStatus}
     codes = STRINGS["entity"]["sensor"]["last_error"]["state"]
     assert set(codes) == {code.value for code in ErrorCode}
-    # The read sensors (read_sensors.py): their names and the VPP states.
-    from custom_components.flatpeak.read_sensors import PRICES, VPP_STATES
+    # The read sensors (sensor.py): their names and the VPP states.
+    from custom_components.flatpeak.sensor import PRICES, VPP_STATES
 
     sensors = STRINGS["entity"]["sensor"]
-    for key in _keys(r'translation_key="(\w+)"', "read_sensors.py") | {
+    for key in _keys(r'translation_key="(\w+)"', "sensor.py") | {
         description.translation_key for description in PRICES.values()
     }:
         assert "name" in sensors[key], key
     assert set(sensors["vpp_participation"]["state"]) == set(VPP_STATES)
     # The delivery events: every type; every reason a rejection or a pause has.
-    from custom_components.flatpeak.delivery_events import DeliveryEvent
+    from custom_components.flatpeak.delivery.events import DeliveryEvent
 
     delivery = STRINGS["entity"]["event"]["delivery"]["state_attributes"]
     assert set(delivery["event_type"]["state"]) == set(DeliveryEvent)
@@ -171,25 +178,28 @@ def test_exceptions_and_issues_translated() -> None:
             "binary_sensor.py",
             "button.py",
             "event.py",
-            "read_sensors.py",
         )
     ]
     used = _keys(r'translation_key="(\w+)"', *others)
     used |= _keys(
         r'SnapshotError\(\s*SubmissionStatus\.\w+,\s*"(\w+)"',
-        "readings.py",
-        "mapping.py",
-        "scheduler.py",
+        "mapping/readings.py",
+        "mapping/battery_mapping.py",
+        "delivery/scheduler.py",
     )
-    used |= _keys(r'SubmissionError\(\s*"(\w+)"', "sender.py", "errors.py")
-    used |= _keys(r'"(submission_queued_\w+)"', "errors.py")
-    used |= _keys(r'validation_error\(\s*"(\w+)"', "services.py", "best_window.py")
+    used |= _keys(
+        r'SubmissionError\(\s*"(\w+)"', "delivery/sender.py", "delivery/errors.py"
+    )
+    used |= _keys(r'"(submission_queued_\w+)"', "delivery/errors.py")
+    used |= _keys(
+        r'validation_error\(\s*"(\w+)"', "services.py", "reads/best_window.py"
+    )
     # A failed read: read_<its verdict's code>, or why Flatpeak has no price.
     used |= {f"read_{outcome[2]}" for outcome in OUTCOMES}
     used |= set(PRICE_UNAVAILABLE_KEYS.values())
     used |= _keys(r'failure_key = "(\w+)"', "coordinator.py")  # read failures
-    # issues.py: translation_key=f"no_tariff_connected_{direction.lower()}"
-    assert 'f"no_tariff_connected_{direction.lower()}"' in SOURCES["issues.py"]
+    # account/issues.py: translation_key=f"no_tariff_connected_{direction.lower()}"
+    assert 'f"no_tariff_connected_{direction.lower()}"' in SOURCES["account/issues.py"]
     used |= {"no_tariff_connected_import", "no_tariff_connected_export"}
     used.discard("battery_power_sign")  # a selector, checked below
     assert used
@@ -200,17 +210,21 @@ def test_exceptions_and_issues_translated() -> None:
 
 
 def test_flow_errors_translated() -> None:
-    from custom_components.flatpeak.flow_validation import ID_ERRORS, LIVE_ERRORS
+    from custom_components.flatpeak.flows.validation import ID_ERRORS, LIVE_ERRORS
 
     credential_errors = {error for _, _, error in LIVE_ERRORS}
     credential_errors |= set(ID_ERRORS.values()) | {"invalid_url", "unknown"}
-    credential_errors |= _keys(r'return None, \{[^:]+: "(\w+)"\}', "flow_validation.py")
+    credential_errors |= _keys(
+        r'return None, \{[^:]+: "(\w+)"\}', "flows/validation.py"
+    )
     mapping_errors = {error for _, error in FIELD_UNITS.values()}
     mapping_errors |= {"entity_not_found"}
-    mapping_errors |= _keys(r'errors\[[^\]]+\] = "(\w+)"', "flow_validation.py")
+    mapping_errors |= _keys(r'errors\[[^\]]+\] = "(\w+)"', "flows/validation.py")
     assert {"wrong_api_url", "timeout", "invalid_device_id"} <= credential_errors
     assert {"target_required", "entity_or_value"} <= mapping_errors
-    flow_errors = _keys(r'\{[A-Z_]+: "(\w+)"\}', "config_flow.py", "device_flow.py")
+    flow_errors = _keys(
+        r'\{[A-Z_]+: "(\w+)"\}', "config_flow.py", "flows/device_flow.py"
+    )
     assert flow_errors == {
         "account_already_configured",
         "another_account",
@@ -320,18 +334,18 @@ def _labels(step: dict[str, Any], schema: Any) -> None:
 
 
 async def test_every_form_field_is_labelled(hass: HomeAssistant) -> None:
-    from custom_components.flatpeak.batteries import Battery
-    from custom_components.flatpeak.mapping_forms import (
-        DEVICE_SCHEMA,
-        energy_schema,
-        entities_schema,
-    )
-    from custom_components.flatpeak.schemas import (
+    from custom_components.flatpeak.flows.schemas import (
         CREDENTIALS_SCHEMA,
         DEVICE_ID_SCHEMA,
         REAUTH_SCHEMA,
         RECONFIGURE_SCHEMA,
         SETTINGS_SCHEMA,
+    )
+    from custom_components.flatpeak.mapping.batteries import Battery
+    from custom_components.flatpeak.mapping.forms import (
+        DEVICE_SCHEMA,
+        energy_schema,
+        entities_schema,
     )
 
     # The largest forms: four batteries (and the "add another battery" switch

@@ -9,14 +9,15 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.flatpeak import retry
 from custom_components.flatpeak.const import DOMAIN
+from custom_components.flatpeak.delivery import retry
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
 from .conftest import (
@@ -583,8 +584,6 @@ async def test_action_device_not_of_the_account(
 async def test_action_for_a_disabled_device(
     hass: HomeAssistant, two_accounts: MockConfigEntry
 ) -> None:
-    from homeassistant.helpers import device_registry as dr
-
     dr.async_get(hass).async_update_device(
         device_entry(hass, two_accounts, SECOND).id,
         disabled_by=dr.DeviceEntryDisabler.USER,
@@ -636,3 +635,34 @@ async def test_button(
     assert err.value.translation_key == "submission_queued"
     retry_at = dt_util.as_local(NOW + timedelta(seconds=120))
     assert retry_at.strftime("%H:%M:%S") in str(err.value)
+
+
+@pytest.mark.usefixtures("battery", "at_start")
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        pytest.param("credentials", "submission_queued_auth_failed", id="auth"),
+        pytest.param("device", "submission_queued_device_not_found", id="device"),
+    ],
+)
+async def test_the_action_that_meets_a_pause_says_what_to_fix(
+    hass: HomeAssistant,
+    sandbox: FlatpeakSandbox,
+    init_integration: MockConfigEntry,
+    fault: str,
+    key: str,
+) -> None:
+    """The action whose own attempt is refused (credentials, device) answers
+    like the next call does: queued until the user fixes it (re-authenticate,
+    the repair). It said "could not be submitted … It stays queued and is
+    retried", as for an outage, and the next call then said what to do."""
+    if fault == "credentials":
+        sandbox.set_reject_credentials(True)
+    else:
+        sandbox.remove_device(DEFAULT_DEVICE_ID)
+    for _ in range(2):  # the attempt that meets it, then one while paused
+        with pytest.raises(HomeAssistantError) as err:
+            await hass.services.async_call(
+                DOMAIN, "submit_device_state", {}, blocking=True
+            )
+        assert err.value.translation_key == key

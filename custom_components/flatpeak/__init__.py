@@ -13,11 +13,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .account import FlatpeakAccount
-from .api import DEFAULT_BASE_URL, FlatpeakClient
-from .api.client import DEFAULT_TIMEOUT
-from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, ErrorCode
-from .device_setup import (
+from .account.account import FlatpeakAccount
+from .account.device_setup import (
     apply_look_up,
     async_get_setup_token,
     async_look_up_devices,
@@ -26,10 +23,17 @@ from .device_setup import (
     async_stop_disabled_devices,
     device_subentries,
 )
-from .issues import async_delete_read_issues
-from .migration import ACCOUNT_VERSION, async_migrate_entries, async_migrate_group
-from .readback import AccountReads, async_remove_read_entities, reads_enabled
-from .runtime import FlatpeakConfigEntry
+from .account.issues import async_delete_read_issues
+from .account.migration import (
+    ACCOUNT_VERSION,
+    async_migrate_entries,
+    async_migrate_group,
+)
+from .account.runtime import FlatpeakConfigEntry
+from .api import DEFAULT_BASE_URL, FlatpeakClient
+from .api.client import DEFAULT_TIMEOUT
+from .const import CONF_ACCOUNT_ID, CONF_API_URL, CONF_SECRET_KEY, DOMAIN, ErrorCode
+from .reads.readback import AccountReads, async_remove_read_entities, reads_enabled
 from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.EVENT, Platform.SENSOR]

@@ -14,11 +14,11 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .account.runtime import FlatpeakConfigEntry
 from .api import VppParticipation
 from .coordinator import VppCoordinator
-from .dynamic_entities import async_follow_participation, entity_adder
 from .entity import FlatpeakEntity, FlatpeakReadEntity, battery_device_info
-from .runtime import FlatpeakConfigEntry
+from .reads.dynamic_entities import async_follow_participation, entity_adder
 
 PARALLEL_UPDATES = 0
 

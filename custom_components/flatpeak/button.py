@@ -8,8 +8,8 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .account.runtime import FlatpeakConfigEntry
 from .entity import FlatpeakEntity
-from .runtime import FlatpeakConfigEntry
 
 PARALLEL_UPDATES = 1
 

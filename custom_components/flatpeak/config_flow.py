@@ -2,7 +2,7 @@
 
 The first run is one flow: the credentials, the first device's ID, its
 battery mapping; it creates the account entry with its first device
-subentry. More devices are added from the entry's page (``device_flow.py``).
+subentry. More devices are added from the entry's page (``flows/device_flow.py``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,26 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_DEVICE_ID
 from homeassistant.core import callback
 
+from .account.migration import (
+    ACCOUNT_VERSION,
+    account_data,
+    account_title,
+    account_unique_id,
+)
+from .account.runtime import FlatpeakConfigEntry
 from .api import Device
 from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY, DOMAIN, SUBENTRY_DEVICE
-from .device_flow import DeviceSubentryFlow, device_form, device_title
-from .flow_validation import (
+from .flows.device_flow import DeviceSubentryFlow, device_form, device_title
+from .flows.mapping_steps import BatteryMappingSteps
+from .flows.options_flow import FlatpeakOptionsFlow
+from .flows.schemas import (
+    BEHAVIOUR_DEFAULTS,
+    CREDENTIALS_SCHEMA,
+    REAUTH_SCHEMA,
+    SECTION_ADVANCED,
+    credentials_schema,
+)
+from .flows.validation import (
     credentials_form_values,
     credentials_from_form,
     form_errors,
@@ -31,20 +47,9 @@ from .flow_validation import (
     opens_advanced,
     validate_credentials,
 )
-from .mapping_flow import BatteryMappingSteps
-from .migration import ACCOUNT_VERSION, account_data, account_title, account_unique_id
-from .options_flow import FlatpeakOptionsFlow
-from .runtime import FlatpeakConfigEntry
-from .schemas import (
-    BEHAVIOUR_DEFAULTS,
-    CREDENTIALS_SCHEMA,
-    REAUTH_SCHEMA,
-    SECTION_ADVANCED,
-    credentials_schema,
-)
 
 if TYPE_CHECKING:
-    from .runtime import FlatpeakConfigEntry
+    from .account.runtime import FlatpeakConfigEntry
 
 
 class FlatpeakConfigFlow(BatteryMappingSteps, ConfigFlow, domain=DOMAIN):

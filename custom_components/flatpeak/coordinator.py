@@ -20,6 +20,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .account.device import READ_LOGGER
+from .account.issues import async_update_tariff_issue, async_update_telemetry_issue
 from .api import (
     DeviceStateReading,
     FlatpeakAuthenticationError,
@@ -39,10 +41,8 @@ from .const import (
     STATE_READ_INTERVAL,
     VPP_READ_INTERVAL,
 )
-from .device import READ_LOGGER
-from .errors import classify, describe
-from .issues import async_update_tariff_issue, async_update_telemetry_issue
-from .read_policy import (
+from .delivery.errors import classify, describe
+from .reads.policy import (
     accepted_time,
     current_participation,
     lags,
@@ -50,11 +50,11 @@ from .read_policy import (
     price_window,
     retry_interval,
 )
-from .slot_timer import SlotTimer
+from .reads.slot_timer import SlotTimer
 
 if TYPE_CHECKING:
-    from .account import FlatpeakAccount
-    from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
+    from .account.account import FlatpeakAccount
+    from .account.runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
 
 class FlatpeakReadCoordinator[DataT](DataUpdateCoordinator[DataT]):

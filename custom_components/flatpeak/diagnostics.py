@@ -11,11 +11,11 @@ from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
+from .account.registry_compat import belongs_to
+from .account.runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .const import CONF_ACCOUNT_ID, CONF_SECRET_KEY
 from .coordinator import FlatpeakReadCoordinator
-from .mapping import BatteryMapping
-from .registry_compat import belongs_to
-from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
+from .mapping.battery_mapping import BatteryMapping
 
 # Secrets; and where the home is, which Flatpeak's device and location objects
 # may carry (``geo_location`` in its yotta version): the download goes to bug

@@ -14,11 +14,11 @@ from homeassistant.helpers.update_coordinator import (
 )
 
 from .const import DOMAIN
-from .status import StatusCoordinator
+from .delivery.status import StatusPublisher
 
 if TYPE_CHECKING:
+    from .account.device import DeviceContext
     from .api import Device
-    from .device import DeviceContext
 
 
 def battery_device_info(context: DeviceContext, device: Device | None) -> DeviceInfo:
@@ -55,7 +55,7 @@ def location_device_info(location_id: str, reference: str | None) -> DeviceInfo:
     )
 
 
-class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
+class FlatpeakEntity(BaseCoordinatorEntity[StatusPublisher]):
     """A diagnostic entity of one Flatpeak device (one per device subentry).
 
     It shows the status the coordinator pushes; there is nothing to poll.
@@ -65,7 +65,7 @@ class FlatpeakEntity(BaseCoordinatorEntity[StatusCoordinator]):
     _attr_entity_category: EntityCategory | None = EntityCategory.DIAGNOSTIC
 
     def __init__(
-        self, coordinator: StatusCoordinator, description: EntityDescription
+        self, coordinator: StatusPublisher, description: EntityDescription
     ) -> None:
         """Attach the entity to its subentry's device."""
         super().__init__(coordinator)

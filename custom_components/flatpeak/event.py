@@ -9,9 +9,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .delivery_events import ATTR_REASON, DeliveryEvent, DeliveryEvents
+from .account.runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
+from .delivery.events import ATTR_REASON, DeliveryEvent, DeliveryEvents
 from .entity import battery_device_info
-from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 
 PARALLEL_UPDATES = 0
 
@@ -36,7 +36,7 @@ async def async_setup_entry(
 
 
 class FlatpeakDeliveryEvent(EventEntity):
-    """Fires what the device's sender reports (``delivery_events.py``)."""
+    """Fires what the device's sender reports (``delivery/events.py``)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False

@@ -12,22 +12,22 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import translation
 import voluptuous as vol
 
-from .const import DOMAIN
-from .flow_validation import validate_device
-from .issues import (
+from .account.issues import (
     DEVICE_ISSUE_PREFIX,
     async_delete_device_issue,
     async_delete_mapping_issue,
 )
-from .mapping_flow import BatteryMappingSteps
-from .mapping_forms import is_mapping_key
-from .readings import mapping_problems
+from .const import DOMAIN
+from .flows.mapping_steps import BatteryMappingSteps
+from .flows.validation import validate_device
+from .mapping.forms import is_mapping_key
+from .mapping.readings import mapping_problems
 
 if TYPE_CHECKING:
     # Only an annotation: Home Assistant 2026.3 has no RepairsFlowResult.
     from homeassistant.components.repairs import RepairsFlowResult
 
-    from .runtime import FlatpeakConfigEntry
+    from .account.runtime import FlatpeakConfigEntry
 
 # Where the user reconfigures or deletes an entry (the integration's page).
 INTEGRATION_PAGE = f"/config/integrations/integration/{DOMAIN}"

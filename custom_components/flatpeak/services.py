@@ -26,17 +26,21 @@ from homeassistant.helpers import (
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .account.registry_compat import belongs_to
+from .account.runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .api import EnergyFlowDirection
-from .best_window import FIND_BEST_WINDOW_SCHEMA, WindowRequest, async_find_best_window
 from .const import (
     DOMAIN,
     SERVICE_FIND_BEST_WINDOW,
     SERVICE_SUBMIT_DEVICE_STATE,
     SUBENTRY_DEVICE,
 )
-from .errors import validation_error
-from .registry_compat import belongs_to
-from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
+from .delivery.errors import validation_error
+from .reads.best_window import (
+    FIND_BEST_WINDOW_SCHEMA,
+    WindowRequest,
+    async_find_best_window,
+)
 
 # Clocks drift: a time up to this far ahead of Home Assistant's is accepted.
 MAX_CLOCK_SKEW = timedelta(minutes=1)

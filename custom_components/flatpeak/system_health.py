@@ -10,9 +10,9 @@ from homeassistant.components import system_health
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 
+from .account.runtime import FlatpeakConfigEntry
 from .api import DEFAULT_BASE_URL
 from .const import CONF_API_URL, DOMAIN
-from .runtime import FlatpeakConfigEntry
 
 
 @callback

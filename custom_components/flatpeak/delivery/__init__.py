@@ -1,0 +1,1 @@
+"""Delivery: snapshots, the persistent outbox, the sender, retries and status."""

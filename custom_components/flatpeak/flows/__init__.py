@@ -1,0 +1,1 @@
+"""The device, options and mapping flows (config_flow.py holds the account's)."""

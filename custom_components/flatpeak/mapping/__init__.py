@@ -1,0 +1,1 @@
+"""The battery mapping: from Home Assistant entities to a Flatpeak device state."""

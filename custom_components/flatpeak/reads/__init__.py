@@ -1,0 +1,1 @@
+"""What Flatpeak holds, read back: state, VPP, prices, the cheapest window."""

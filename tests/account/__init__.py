@@ -1,0 +1,1 @@
+"""Tests of the account and its devices: setup, unload, upgrade."""

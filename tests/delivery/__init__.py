@@ -1,0 +1,1 @@
+"""Tests of delivery: snapshots, outbox, sender, faults."""

@@ -1,0 +1,1 @@
+"""Tests of the flows: account, device, repairs."""

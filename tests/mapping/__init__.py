@@ -1,0 +1,1 @@
+"""Tests of the battery mapping: units, signs, sources, awkward states."""

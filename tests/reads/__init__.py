@@ -1,0 +1,1 @@
+"""Tests of what Flatpeak holds, read back."""
