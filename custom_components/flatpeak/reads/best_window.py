@@ -73,8 +73,8 @@ FIND_BEST_WINDOW_SCHEMA = vol.Schema(
 
 
 def _local(moment: datetime) -> str:
-    """Return ``moment`` in Home Assistant's time zone, ISO 8601."""
-    return dt_util.as_local(moment).isoformat()
+    """Return ``moment`` in Home Assistant's time zone, ISO 8601, to the second."""
+    return dt_util.as_local(moment).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
