@@ -118,7 +118,7 @@ class WindowRequest:
             raise validation_error(
                 "duration_exceeds_window",
                 duration=str(minutes),
-                window=str(_number((end - start).total_seconds() / 60)),
+                window=str(int((end - start).total_seconds() // 60)),  # whole minutes
             )
         return cls(
             start=start,
