@@ -226,6 +226,23 @@ async def test_what_cannot_be_asked_is_refused_in_words(
     assert schedule_bodies(sandbox) == []
 
 
+async def test_now_in_a_refusal_is_shown_to_the_second(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The UI shows the message as is: no microseconds, whole minutes (found in the browser)."""
+    freezer.move_to(NOW + timedelta(seconds=30, microseconds=962816))
+    with pytest.raises(ServiceValidationError) as err:
+        await find(hass, duration=60, end="2026-11-28T18:00:00+00:00")
+    assert "before now (2026-11-28T20:00:30+01:00)" in str(err.value)
+    # The window from now (19:00:30, to the second) to 20:00 is 59.5 minutes:
+    # it holds 59 whole ones.
+    with pytest.raises(ServiceValidationError) as err:
+        await find(hass, duration=60, end=EVENING)
+    assert "60 minutes do not fit in the window of 59 minutes" in str(err.value)
+
+
 async def test_three_days_and_the_whole_window_are_allowed(
     hass: HomeAssistant, init_integration: MockConfigEntry, sandbox: FlatpeakSandbox
 ) -> None:

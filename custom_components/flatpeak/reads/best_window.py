@@ -73,8 +73,8 @@ FIND_BEST_WINDOW_SCHEMA = vol.Schema(
 
 
 def _local(moment: datetime) -> str:
-    """Return ``moment`` in Home Assistant's time zone, ISO 8601."""
-    return dt_util.as_local(moment).isoformat()
+    """Return ``moment`` in Home Assistant's time zone, ISO 8601, to the second."""
+    return dt_util.as_local(moment).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +118,7 @@ class WindowRequest:
             raise validation_error(
                 "duration_exceeds_window",
                 duration=str(minutes),
-                window=str(_number((end - start).total_seconds() / 60)),
+                window=str(int((end - start).total_seconds() // 60)),  # whole minutes
             )
         return cls(
             start=start,
