@@ -160,6 +160,9 @@ def options() -> dict[str, Any]:
 # The device subentry of ``config_entry`` (not its entry ID: the tests would
 # not see the one used for the other).
 SUBENTRY_ID = "01JDEVICESUBENTRY0000000001"
+# A second device of the account (the sandbox's demo device), and its subentry.
+SECOND = "dev_demo2"
+SECOND_SUBENTRY = "01JDEVICESUBENTRY0000000002"
 DEVICE_TITLE = "Sandbox Energy Sandbox Battery 10"
 
 

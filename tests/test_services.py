@@ -23,6 +23,7 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from .conftest import (
     BEHAVIOUR,
     MAPPING,
+    SECOND,
     SOC,
     Clocks,
     RandomSource,
@@ -483,9 +484,6 @@ async def test_action_entry_not_loaded(
         await call(hass, {"config_entry_id": init_integration.entry_id})
     with pytest.raises(ServiceValidationError):
         await call(hass, {"config_entry_id": "not-an-entry"})
-
-
-SECOND = "dev_demo2"
 
 
 @pytest.fixture

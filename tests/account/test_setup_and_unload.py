@@ -28,6 +28,8 @@ from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     MAPPING,
+    SECOND,
+    SECOND_SUBENTRY,
     SUBENTRY_ID,
     account_data,
     advance,
@@ -42,9 +44,6 @@ from ..conftest import (
 )
 
 pytestmark = pytest.mark.usefixtures("battery")
-
-SECOND = "dev_demo2"
-SECOND_SUBENTRY = "01JDEVICESUBENTRY0000000002"
 
 
 async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -44,6 +44,7 @@ from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 from ..conftest import (
     BEHAVIOUR,
     MAPPING,
+    SECOND,
     START,
     RandomSource,
     SandboxFactory,
@@ -62,7 +63,6 @@ def _backlog_delay(random_source: RandomSource) -> None:
     random_source.fraction = 0.1
 
 
-SECOND = "dev_demo2"
 # The entities of a 0.2.0 device, by unique-ID key: (platform, object ID suffix).
 KEYS = {
     "submission_status": "sensor",

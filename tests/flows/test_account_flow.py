@@ -35,7 +35,6 @@ from custom_components.flatpeak.flows.schemas import SECTION_ADVANCED
 from custom_components.flatpeak.flows.validation import VALIDATION_TIMEOUT
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from ..account.test_setup_and_unload import SECOND
 from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
@@ -44,6 +43,7 @@ from ..conftest import (
     MAPPING,
     POWER,
     RESERVE,
+    SECOND,
     SOC,
     SUBENTRY_ID,
     SandboxFactory,

@@ -25,12 +25,12 @@ from custom_components.flatpeak.flows.schemas import MAPPING_SCHEMA, SECTION_OUT
 from custom_components.flatpeak.mapping.forms import CONF_ADD_BATTERY
 from flatpeak_sandbox import DEFAULT_DEVICE_ID, FlatpeakSandbox
 
-from ..account.test_setup_and_unload import SECOND
 from ..conftest import (
     BEHAVIOUR,
     DEVICE_TITLE,
     FROM_ENTITIES,
     MAPPING,
+    SECOND,
     SUBENTRY_ID,
     SandboxFactory,
     device_options,
